@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Build-stage helper for layered virtual environments (runs in the builder only).
+
+  venv-tool manifest VENV OUT        record every path under VENV with its size and mtime
+  venv-tool delta MANIFEST VENV DEST copy what VENV gained since MANIFEST to DEST + path
+  venv-tool slim ROOT [--strip-prefix P]
+                                     strip shared objects, drop type stubs, and compile
+                                     bytecode (unchecked-hash: the image is immutable)
+
+``delta`` is what lets every service image share one identical dependency layer: the
+shared environment is one COPY, the service's own packages a second, smaller one.
+``slim`` runs on exactly the files a layer adds, so a later layer never rewrites an
+earlier one's files (which would duplicate them in the image).
+"""
+
+from __future__ import annotations
+
+import compileall
+import os
+import py_compile
+import shutil
+import subprocess
+import sys
+
+SKIP_SUFFIXES = (".pyi",)
+
+
+def _state(path: str) -> str:
+    st = os.lstat(path)
+    return f"{st.st_size} {st.st_mtime_ns}"
+
+
+def manifest(venv: str, out: str) -> int:
+    with open(out, "w", encoding="utf-8") as fh:
+        for root, dirs, files in os.walk(venv):
+            for name in sorted(dirs + files):
+                path = os.path.join(root, name)
+                fh.write(f"{path}\t{_state(path)}\n")
+    return 0
+
+
+def delta(manifest_path: str, venv: str, dest: str) -> int:
+    seen: dict[str, str] = {}
+    with open(manifest_path, encoding="utf-8") as fh:
+        for line in fh:
+            path, state = line.rstrip("\n").split("\t", 1)
+            seen[path] = state
+    copied = 0
+    os.makedirs(dest, exist_ok=True)
+    for root, dirs, files in os.walk(venv):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            is_dir = os.path.isdir(path) and not os.path.islink(path)
+            if is_dir and path in seen:
+                continue  # existing directory: only its new entries matter
+            if not is_dir and seen.get(path) == _state(path):
+                continue
+            target = dest + path
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if os.path.islink(path):
+                os.symlink(os.readlink(path), target)
+            elif is_dir:
+                os.makedirs(target, exist_ok=True)
+                shutil.copystat(path, target)
+            else:
+                shutil.copy2(path, target)
+            copied += 1
+    print(f"venv-tool: {copied} new or changed paths in {venv}", file=sys.stderr)
+    return 0
+
+
+def slim(root: str, strip_prefix: str | None) -> int:
+    strip = shutil.which("strip")
+    shared = []
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            if name.endswith(SKIP_SUFFIXES):
+                os.unlink(path)
+            elif (".so" in name) and not os.path.islink(path):
+                shared.append(path)
+    if strip and shared:
+        subprocess.run([strip, "--strip-unneeded", *shared], check=False, stderr=subprocess.DEVNULL)
+    ok = compileall.compile_dir(
+        root,
+        quiet=1,
+        workers=0,
+        stripdir=strip_prefix,
+        prependdir="/" if strip_prefix else None,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    return 0 if ok else 1
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) >= 3 and argv[0] == "manifest":
+        return manifest(argv[1], argv[2])
+    if len(argv) >= 4 and argv[0] == "delta":
+        return delta(argv[1], argv[2], argv[3])
+    if len(argv) >= 2 and argv[0] == "slim":
+        prefix = argv[3] if len(argv) >= 4 and argv[2] == "--strip-prefix" else None
+        return slim(argv[1], prefix)
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

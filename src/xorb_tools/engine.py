@@ -1,0 +1,108 @@
+"""The one configured python-on-whales client, and engine checks.
+
+Every Docker call in the automation goes through :func:`client`; failures become
+:class:`~xorb_tools.errors.XorbError` through :func:`docker_errors`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+from collections.abc import Iterator
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from xorb_tools.errors import XorbError
+
+START_HINT = "start it with `sudo scripts/start-docker.sh` (Debian hosts) or start Docker Desktop"
+
+
+@functools.cache
+def client() -> DockerClient:
+    """The python-on-whales client every task uses (honours DOCKER_HOST / DOCKER_CONTEXT)."""
+    if os.environ.get("PYTHON_ON_WHALES_DEBUG"):
+        # It prints the whole environment, secrets included.
+        raise XorbError("Unset PYTHON_ON_WHALES_DEBUG: it prints every environment variable.")
+    return DockerClient(client_call=[os.environ.get("XORB_DOCKER_CLI", "docker")])
+
+
+def _tail(text: str | None, lines: int = 12) -> str:
+    if not text:
+        return ""
+    kept = [ln for ln in text.strip().splitlines() if ln.strip()][-lines:]
+    return "\n".join(kept)
+
+
+@contextlib.contextmanager
+def docker_errors(what: str) -> Iterator[None]:
+    """Turn a ``DockerException`` raised while doing ``what`` into one clear XorbError."""
+    try:
+        yield
+    except DockerException as exc:
+        detail = _tail(exc.stderr) or _tail(exc.stdout)
+        message = f"{what} failed (docker exit {exc.return_code})"
+        if "Cannot connect to the Docker daemon" in detail or "docker.sock" in detail:
+            message = f"{what} failed: no Docker daemon answers; {START_HINT}"
+        raise XorbError(message + (f":\n{detail}" if detail else ".")) from None
+
+
+def require_cli() -> str:
+    """Path of the docker CLI, or fail saying how to get one."""
+    path = shutil.which(os.environ.get("XORB_DOCKER_CLI", "docker"))
+    if not path:
+        raise XorbError(
+            "No docker CLI on PATH: install Docker (`sudo scripts/install-docker.sh` on Debian)."
+        )
+    return path
+
+
+def server_version() -> str:
+    """The engine's version, or fail in one sentence when no daemon answers."""
+    require_cli()
+    try:
+        version = client().version()
+    except DockerException:
+        raise XorbError(f"No Docker daemon answers: {START_HINT}.") from None
+    server = version.server
+    if server is None or not server.version:
+        raise XorbError(f"No Docker daemon answers: {START_HINT}.")
+    return str(server.version)
+
+
+def require_daemon() -> None:
+    """Fail in one sentence unless a Docker daemon answers."""
+    server_version()
+
+
+def buildx_version() -> str:
+    """The buildx plugin's version, or fail saying how to install it."""
+    try:
+        raw = str(client().buildx.version())
+    except DockerException:
+        raise XorbError(
+            "The docker buildx plugin is missing: install it "
+            "(`sudo scripts/install-docker.sh` on Debian, or Docker Desktop)."
+        ) from None
+    # "github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3" -> "0.13.1+ds1"
+    parts = raw.split()
+    return parts[1] if len(parts) > 1 else raw
+
+
+def compose_version() -> str:
+    """The compose v2 plugin's version, or fail saying how to install it."""
+    try:
+        raw = str(client().compose.version())
+    except DockerException:
+        raise XorbError(
+            "The docker compose v2 plugin is missing: install it "
+            "(`sudo scripts/install-docker.sh` on Debian, or Docker Desktop)."
+        ) from None
+    return raw.removeprefix("Docker Compose version ").strip()
+
+
+def image_exists(ref: str) -> bool:
+    """Whether ``ref`` is in the local image store."""
+    return bool(client().image.exists(ref))

@@ -1,0 +1,118 @@
+"""The service table and project settings, read once from ``pyproject.toml``.
+
+Everything that loops over services (tasks, nox sessions, compose checks, benchmarks,
+tests) reads :func:`load`; nothing else hard-codes a service name, port or budget.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from xorb_tools.errors import XorbError
+
+ROOT = Path(__file__).resolve().parents[2]
+PYPROJECT = ROOT / "pyproject.toml"
+
+
+@dataclass(frozen=True)
+class Service:
+    """One row of the service table."""
+
+    name: str
+    package: str
+    group: str
+    image: str
+    port: int
+    health_path: str
+    budget_mb: int
+
+    def ref(self, tag: str, registry: str | None = None) -> str:
+        """The image reference ``[registry/]image:tag``."""
+        return f"{registry.rstrip('/')}/{self.image}:{tag}" if registry else f"{self.image}:{tag}"
+
+
+@dataclass(frozen=True)
+class Project:
+    """Project-wide settings from ``[tool.xorb]``."""
+
+    root: Path
+    registry: str
+    base_image: str
+    local_base_image: str
+    environments: tuple[str, ...]
+    targets: tuple[str, ...]
+    services: tuple[Service, ...]
+
+    def service(self, name: str) -> Service:
+        """Look a service up by name, failing with the list of known ones."""
+        for svc in self.services:
+            if svc.name == name:
+                return svc
+        known = ", ".join(s.name for s in self.services)
+        raise XorbError(f"Unknown service {name!r}: choose from {known}.")
+
+    def select(self, names: Iterable[str] | None) -> tuple[Service, ...]:
+        """The services named (all when ``names`` is empty), in table order, no repeats."""
+        wanted = [n for n in (names or []) if n]
+        if not wanted:
+            return self.services
+        chosen = {self.service(n).name for n in wanted}
+        return tuple(s for s in self.services if s.name in chosen)
+
+    def check_environment(self, environment: str) -> str:
+        """Return ``environment`` if known, else fail naming the known ones."""
+        if environment not in self.environments:
+            raise XorbError(
+                f"Unknown environment {environment!r}: choose from {', '.join(self.environments)}."
+            )
+        return environment
+
+    def check_target(self, target: str) -> str:
+        """Return ``target`` if it is a build target of the Dockerfile, else fail."""
+        if target not in self.targets:
+            raise XorbError(f"Unknown target {target!r}: choose from {', '.join(self.targets)}.")
+        return target
+
+
+def _service(row: dict[str, object]) -> Service:
+    try:
+        return Service(
+            name=str(row["name"]),
+            package=str(row["package"]),
+            group=str(row["group"]),
+            image=str(row["image"]),
+            port=int(str(row["port"])),
+            health_path=str(row["health-path"]),
+            budget_mb=int(str(row["budget-mb"])),
+        )
+    except KeyError as exc:
+        raise XorbError(f"The service table in {PYPROJECT.name} lacks {exc.args[0]!r}.") from None
+
+
+def parse(data: dict[str, object], root: Path = ROOT) -> Project:
+    """Build a :class:`Project` from a parsed ``pyproject.toml``."""
+    tool = data.get("tool", {})
+    xorb = tool.get("xorb") if isinstance(tool, dict) else None
+    if not isinstance(xorb, dict):
+        raise XorbError(f"{PYPROJECT.name} has no [tool.xorb] table.")
+    rows: Sequence[dict[str, object]] = xorb.get("services", [])
+    return Project(
+        root=root,
+        registry=str(xorb.get("registry", "localhost:5000")),
+        base_image=str(xorb["base-image"]),
+        local_base_image=str(xorb["local-base-image"]),
+        environments=tuple(xorb["environments"]),
+        targets=tuple(xorb["targets"]),
+        services=tuple(_service(r) for r in rows),
+    )
+
+
+@functools.cache
+def load(path: Path = PYPROJECT) -> Project:
+    """Read the project settings and service table (cached)."""
+    with path.open("rb") as fh:
+        return parse(tomllib.load(fh), root=path.parent)
