@@ -5,7 +5,8 @@
   venv-tool delta MANIFEST VENV DEST copy what VENV gained since MANIFEST to DEST + path
   venv-tool slim ROOT [--strip-prefix P]
                                      strip shared objects, drop type stubs, and compile
-                                     bytecode (unchecked-hash: the image is immutable)
+                                     bytecode (unchecked-hash: the image is immutable);
+                                     drop packages' own tests/ directories
 
 ``delta`` is what lets every service image share one identical dependency layer: the
 shared environment is one COPY, the service's own packages a second, smaller one.
@@ -72,7 +73,11 @@ def delta(manifest_path: str, venv: str, dest: str) -> int:
 def slim(root: str, strip_prefix: str | None) -> int:
     strip = shutil.which("strip")
     shared = []
-    for dirpath, _dirs, files in os.walk(root):
+    for dirpath, dirs, files in os.walk(root):
+        if os.path.basename(os.path.dirname(dirpath)) == "site-packages" and "tests" in dirs:
+            # A package's own test suite (e.g. croniter/tests) is never imported at run time.
+            shutil.rmtree(os.path.join(dirpath, "tests"))
+            dirs.remove("tests")
         for name in files:
             path = os.path.join(dirpath, name)
             if name.endswith(SKIP_SUFFIXES):

@@ -33,15 +33,19 @@ DPKG_EXCLUDES = (
     "path-exclude=/usr/share/lintian/*",
     "path-exclude=/usr/lib/x86_64-linux-gnu/gconv/*",
     "path-exclude=/usr/lib/aarch64-linux-gnu/gconv/*",
+    "path-exclude=/usr/share/zoneinfo/right/*",
 )
 USER_HOOK = (
     'chroot "$1" groupadd --gid 1000 xorb && '
     'chroot "$1" useradd --uid 1000 --gid 1000 --no-create-home '
     "--home-dir /nonexistent --shell /usr/sbin/nologin xorb"
 )
+# Package lists, caches and logs; plus the parts of the standard library no service
+# imports (2to3 and pydoc's topic data), removed after dpkg has configured Python.
 CLEAN_HOOK = (
     'rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/* '
-    '"$1"/var/cache/ldconfig/aux-cache "$1"/var/cache/debconf/*-old'
+    '"$1"/var/cache/ldconfig/aux-cache "$1"/var/cache/debconf/*-old '
+    '"$1"/usr/lib/python3.11/lib2to3 "$1"/usr/lib/python3.11/pydoc_data'
 )
 IMAGE_CHANGES = (
     "ENV LANG=C.UTF-8",

@@ -15,7 +15,7 @@ from pathlib import Path
 from xorb_tools.errors import XorbError
 
 ENV_VARS = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
-SECRET_ID = "ca"
+SECRET_ID = "ca"  # noqa: S105 - the BuildKit secret's id, not a secret
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,9 @@ def plan(
         )
     if mode == "inline":
         ref = f"{registry.rstrip('/')}/{service.image}:{environment}"
-        return CachePlan(mode, cache_from=[{"type": "registry", "ref": ref}], cache_to={"type": "inline"})
+        return CachePlan(
+            mode, cache_from=[{"type": "registry", "ref": ref}], cache_to={"type": "inline"}
+        )
     raise XorbError(f"Unknown cache mode {mode!r}: choose from {', '.join(MODES)}.")
 
 

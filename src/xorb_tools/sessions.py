@@ -1,0 +1,94 @@
+"""What the nox sessions do, kept out of ``noxfile.py`` so it is typed and testable.
+
+Each session's virtualenv is synced from ``uv.lock`` (the pins the images install), so the
+host tests, the lint tools and the images run the same versions.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from xorb_tools.services import ROOT
+
+if TYPE_CHECKING:
+    import nox
+
+REPORTS = ROOT / "reports"
+SHELL_SCRIPTS = ("scripts", ".ci")
+
+
+def sync(session: nox.Session, *groups: str) -> None:
+    """Install the locked project and ``groups`` into the session's virtualenv."""
+    argv = ["uv", "sync", "--frozen", "--no-default-groups"]
+    for group in groups:
+        argv += ["--group", group]
+    session.run_install(
+        *argv, env={"UV_PROJECT_ENVIRONMENT": str(session.virtualenv.location)}, silent=True
+    )
+
+
+def pytest(session: nox.Session, *args: str, name: str) -> None:
+    """Run pytest with a JUnit report under ``reports/``; posargs pass through."""
+    REPORTS.mkdir(exist_ok=True)
+    session.run(
+        "pytest",
+        f"--junitxml={REPORTS / f'junit-{name}.xml'}",
+        *args,
+        *session.posargs,
+    )
+
+
+def shell_scripts() -> list[str]:
+    """Every shell script the repository ships (for shellcheck)."""
+    found: list[str] = []
+    for folder in SHELL_SCRIPTS:
+        for path in sorted((ROOT / folder).glob("*")):
+            shebang = path.is_file() and path.read_text(errors="ignore").startswith(
+                "#!/usr/bin/env bash"
+            )
+            if path.is_file() and (path.suffix == ".sh" or shebang):
+                found.append(str(path.relative_to(ROOT)))
+    for path in sorted((ROOT / "docker").rglob("*.sh")):
+        found.append(str(path.relative_to(ROOT)))
+    return found
+
+
+def dockerfiles() -> list[str]:
+    """Every Dockerfile the repository ships (for hadolint)."""
+    return sorted(
+        str(p.relative_to(ROOT))
+        for p in ROOT.rglob("Dockerfile*")
+        if ".nox" not in p.parts and ".venv" not in p.parts and p.is_file()
+    )
+
+
+def workflows() -> list[str]:
+    """The GitHub Actions workflow files."""
+    return sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.y*ml"))
+
+
+def have(binary: str) -> bool:
+    """Whether ``binary`` is on PATH (inside the session's virtualenv first)."""
+    return shutil.which(binary) is not None
+
+
+def env_with(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for engine-driving sessions (never PYTHON_ON_WHALES_DEBUG)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_ON_WHALES_DEBUG"}
+    env.update(extra or {})
+    return env
+
+
+def paths(*names: str) -> Sequence[str]:
+    """Repository-relative paths that exist."""
+    return [n for n in names if (ROOT / n).exists()]
+
+
+def report_dir() -> Path:
+    """``reports/``, created."""
+    REPORTS.mkdir(exist_ok=True)
+    return REPORTS

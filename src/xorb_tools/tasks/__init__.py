@@ -1,0 +1,20 @@
+"""The invoke namespace: ``tasks.py`` at the repository root only imports :func:`namespace`."""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+
+from xorb_tools.tasks import doctor, images
+
+
+def namespace() -> Collection:
+    """Every task, grouped as users see them in ``inv --list``."""
+    ns = Collection()
+    ns.add_task(images.build)
+    ns.add_task(images.push)
+    ns.add_task(images.pull)
+    ns.add_task(images.clean)
+    ns.add_task(images.base_image_task)
+    ns.add_task(doctor.doctor)
+    ns.configure({"run": {"echo": True, "pty": False}})
+    return ns

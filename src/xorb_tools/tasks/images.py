@@ -1,0 +1,178 @@
+"""Image tasks: build, push, pull, clean, and the air-gapped base image."""
+
+from __future__ import annotations
+
+from invoke.context import Context
+from invoke.tasks import task
+
+from xorb_tools import base_image, release, services
+from xorb_tools import build as build_mod
+from xorb_tools.tasks._util import console, split_names, table, user_errors
+
+MB = 1_000_000
+
+
+@task(
+    iterable=["service", "platform"],
+    help={
+        "environment": "development | staging | production | test (default production)",
+        "target": "Dockerfile target: development | production | testing (default production)",
+        "service": "service to build (repeatable or comma-separated; default all)",
+        "version": "image version tag: semver or a git ref name (default: project version)",
+        "push": "push the images to --registry (default from pyproject) and print digests",
+        "registry": "registry host[:port] to tag for and push to",
+        "cache": "auto | local | registry | gha | inline | none (default auto)",
+        "sequential": "build one image at a time with buildx build (default: bake, parallel)",
+        "parallel": "build all images in one buildx bake (the default)",
+        "base_image": "base image to build FROM (default: configured, else `inv base-image`)",
+        "platform": "target platform, e.g. linux/amd64 (repeatable)",
+        "ca_cert": "CA bundle for a TLS-intercepting proxy (default PIP_CERT, SSL_CERT_FILE, ...)",
+        "sbom": "attach an SBOM attestation (needs a builder that supports it)",
+        "provenance": "attach a provenance attestation (off by default: it breaks reproducibility)",
+        "quiet": "do not stream BuildKit's progress",
+    },
+)
+@user_errors
+def build(
+    c: Context,
+    environment: str = "production",
+    target: str = "production",
+    service: list[str] | None = None,
+    version: str | None = None,
+    push: bool = False,
+    registry: str | None = None,
+    cache: str = "auto",
+    sequential: bool = False,
+    parallel: bool = True,
+    base_image: str | None = None,
+    platform: list[str] | None = None,
+    ca_cert: str | None = None,
+    sbom: bool = False,
+    provenance: bool = False,
+    quiet: bool = False,
+) -> None:
+    """Build the service images (bake in parallel, or --sequential), with cache."""
+    options = build_mod.Options(
+        environment=environment,
+        target=target,
+        services=split_names(service),
+        version=version,
+        push=push,
+        registry=registry,
+        cache=cache,
+        parallel=parallel and not sequential,
+        base_image=base_image,
+        platforms=split_names(platform),
+        sbom=sbom,
+        provenance=provenance,
+        ca_cert=ca_cert,
+    )
+    plan = build_mod.plan(services.load(), options)
+    console.print(f"Base image: {plan.base_image} ({plan.base_reason})")
+    ca_line = f"{plan.ca_bundle.path} from {plan.ca_bundle.source}" if plan.ca_bundle else "none"
+    mode = plan.builds[0].cache.mode if plan.builds else "none"
+    how = "buildx bake" if options.parallel else "buildx build"
+    console.print(f"CA bundle: {ca_line}; cache: {mode}; builder: {how}")
+    results = build_mod.run(plan, echo=not quiet)
+    table(
+        f"Built {len(results)} image(s): target {target}, environment {environment}",
+        ["service", "tag", "digest", "size (uncompressed)", "time", "cached steps"],
+        [
+            (
+                r.service,
+                r.tag,
+                r.digest[:19] or "-",
+                f"{r.size_bytes / MB:.1f} MB" if r.size_bytes else "-",
+                f"{r.seconds:.1f}s",
+                f"{r.cached_steps}/{r.total_steps}",
+            )
+            for r in results
+        ],
+    )
+
+
+@task(
+    iterable=["service"],
+    help={
+        "version": "tag to push (default: project version)",
+        "registry": "registry host[:port] (default from pyproject)",
+        "service": "service (repeatable; default all)",
+        "environment": "also push the :<environment> tag",
+    },
+)
+@user_errors
+def push(
+    c: Context,
+    version: str | None = None,
+    registry: str | None = None,
+    service: list[str] | None = None,
+    environment: str | None = None,
+) -> None:
+    """Push existing image tags to a registry and print their digests."""
+    rows = release.push(services.load(), version, registry, split_names(service), environment)
+    table("Pushed", ["service", "reference", "digest"], rows)
+
+
+@task(
+    iterable=["service"],
+    help={
+        "version": "tag to pull (default: project version)",
+        "registry": "registry host[:port] (default from pyproject)",
+        "service": "service (repeatable; default all)",
+    },
+)
+@user_errors
+def pull(
+    c: Context,
+    version: str | None = None,
+    registry: str | None = None,
+    service: list[str] | None = None,
+) -> None:
+    """Pull image tags from a registry and tag them locally."""
+    rows = release.pull(services.load(), version, registry, split_names(service))
+    table("Pulled", ["service", "reference", "local tag"], rows)
+
+
+@task(
+    help={
+        "environment": "environment whose images, containers, volumes and caches go",
+        "builder_cache": "also prune the BuildKit cache (shared by all environments)",
+        "dry_run": "list what would be removed, remove nothing",
+    }
+)
+@user_errors
+def clean(
+    c: Context, environment: str = "development", builder_cache: bool = False, dry_run: bool = False
+) -> None:
+    """Remove one environment's images, stopped containers, volumes and local caches."""
+    removed = release.clean(services.load(), environment, builder_cache, dry_run)
+    verb = "Would remove" if dry_run else "Removed"
+    table(f"{verb} ({environment})", ["kind", "what"], removed or [("-", "nothing")])
+
+
+@task(
+    name="base-image",
+    help={
+        "tag": "tag for the image (default from pyproject: xorb/base:bookworm)",
+        "mirror": "Debian mirror (default: the host's apt source)",
+        "force": "rebuild even when the tag exists",
+        "epoch": "SOURCE_DATE_EPOCH (default 2025-01-01) fixing every timestamp",
+    },
+)
+@user_errors
+def base_image_task(
+    c: Context,
+    tag: str | None = None,
+    mirror: str | None = None,
+    force: bool = False,
+    epoch: int | None = None,
+) -> None:
+    """Build the Debian 12 + Python 3.11 base image without a registry (mmdebstrap)."""
+    result = base_image.build(
+        tag or services.load().local_base_image, mirror=mirror, epoch=epoch, force=force
+    )
+    state = "built" if result.built else "exists (use --force to rebuild)"
+    console.print(
+        f"{result.tag} {state}: rootfs {result.rootfs_digest}, "
+        f"{result.size_bytes / MB:.1f} MB uncompressed"
+    )

@@ -1,0 +1,175 @@
+"""Build planning: tags, versions, cache settings and the bake definition (no engine)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xorb_tools import build, ca, cache, gitinfo, services
+from xorb_tools.errors import XorbError
+
+API = services.load().service("api")
+
+
+@pytest.mark.parametrize(
+    "version", ["1.2.3", "v1.2.3", "1.0.0-rc.1+build.5", "main", "feature_x-2"]
+)
+def test_valid_versions(version: str) -> None:
+    assert gitinfo.validate_version(version) == version
+
+
+@pytest.mark.parametrize("version", ["v1..2", "-x", "a/b", "x" * 129, "has space", "x.lock"])
+def test_invalid_versions(version: str) -> None:
+    with pytest.raises(XorbError, match="Invalid version"):
+        gitinfo.validate_version(version)
+
+
+def test_production_tags_are_version_sha_and_environment() -> None:
+    tags = build.tags_for(
+        API,
+        version="1.2.3",
+        revision="abc123",
+        environment="production",
+        target="production",
+        registry="reg:5000",
+    )
+    assert tags == [
+        "reg:5000/xorb/api:1.2.3",
+        "reg:5000/xorb/api:abc123",
+        "reg:5000/xorb/api:production",
+    ]
+
+
+def test_other_targets_never_take_the_environment_tag() -> None:
+    tags = build.tags_for(
+        API, version="1.2.3", revision="abc", environment="test", target="testing", registry=None
+    )
+    assert tags == ["xorb/api:1.2.3-testing", "xorb/api:abc-testing", "xorb/api:test-testing"]
+    dev = build.tags_for(
+        API,
+        version="1.2.3",
+        revision="abc",
+        environment="development",
+        target="development",
+        registry=None,
+    )
+    assert dev[-1] == "xorb/api:development"
+
+
+def test_auto_cache_mode() -> None:
+    assert cache.pick_mode("auto", push=False, env={}) == "local"
+    assert cache.pick_mode("auto", push=True, env={}) == "registry"
+    assert cache.pick_mode("auto", push=False, env={"GITHUB_ACTIONS": "true"}) == "gha"
+    with pytest.raises(XorbError, match="Unknown cache mode 'disk'"):
+        cache.pick_mode("disk", push=False, env={})
+
+
+def test_local_cache_exports_to_a_fresh_dir_and_reads_the_old(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XORB_CACHE_DIR", str(tmp_path))
+    first = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+    assert first.cache_from == []  # nothing cached yet
+    assert first.cache_to is not None and first.cache_to["dest"] != str(first.local_dir)
+    # simulate the export, then the swap
+    assert first.staging_dir is not None and first.local_dir is not None
+    first.staging_dir.mkdir(parents=True)
+    (first.staging_dir / "index.json").write_text(json.dumps({"manifests": []}))
+    first.commit()
+    assert (first.local_dir / "index.json").exists() and not first.staging_dir.exists()
+    second = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+    assert second.cache_from == [{"type": "local", "src": str(first.local_dir)}]
+
+
+def test_failed_build_keeps_the_old_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XORB_CACHE_DIR", str(tmp_path))
+    local = tmp_path / "production" / "api"
+    local.mkdir(parents=True)
+    (local / "index.json").write_text('{"manifests": []}')
+    p = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+    assert p.staging_dir is not None
+    p.staging_dir.mkdir()
+    (p.staging_dir / "partial").write_text("x")
+    p.discard()
+    assert not p.staging_dir.exists() and (local / "index.json").exists()
+
+
+def test_corrupt_local_cache_is_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XORB_CACHE_DIR", str(tmp_path))
+    local = tmp_path / "production" / "api"
+    local.mkdir(parents=True)
+    (local / "index.json").write_text("{not json")
+    with pytest.raises(XorbError, match=r"is corrupt .* remove it or run `inv clean`"):
+        cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+
+
+def test_registry_and_gha_cache_specs() -> None:
+    reg = cache.plan("registry", API, "staging", project_root=Path(), registry="localhost:5000")
+    assert reg.cache_to == {
+        "type": "registry",
+        "ref": "localhost:5000/xorb/api:buildcache-staging",
+        "mode": "max",
+        "ignore-error": "true",
+    }
+    gha = cache.plan("gha", API, "staging", project_root=Path(), registry="r")
+    assert gha.cache_from == [{"type": "gha", "scope": "api-staging"}]
+    assert gha.cache_to is not None and gha.cache_to["ignore-error"] == "true"
+    assert gha.as_bake()["cache-to"] == ["type=gha,scope=api-staging,mode=max,ignore-error=true"]
+    inline = cache.plan("inline", API, "staging", project_root=Path(), registry="r")
+    assert inline.cache_to == {"type": "inline"}
+    assert cache.plan("none", API, "staging", project_root=Path(), registry="r").cache_to is None
+
+
+def test_bake_definition_has_one_target_per_service(tmp_path: Path) -> None:
+    project = services.load()
+    bundle = ca.CaBundle(tmp_path / "ca.pem", "--ca-cert")
+    builds = [
+        build.ImageBuild(
+            svc,
+            [svc.ref("1")],
+            {"SERVICE": svc.package},
+            cache.plan("none", svc, "production", project_root=tmp_path, registry="r"),
+        )
+        for svc in project.services
+    ]
+    plan = build.BuildPlan(
+        project, build.Options(), "xorb/base:bookworm", "test", bundle, None, builds
+    )
+    bake = plan.bake_definition()
+    assert bake["group"]["default"]["targets"] == ["api", "orchestrator", "worker"]
+    api = bake["target"]["api"]
+    assert api["dockerfile"] == "docker/Dockerfile" and api["target"] == "production"
+    assert api["secret"] == [f"id=ca,src={tmp_path / 'ca.pem'}"]
+    assert api["attest"] == ["type=provenance,mode=max,disabled=true"]
+
+
+def test_ca_bundle_lookup_order(tmp_path: Path) -> None:
+    pem = tmp_path / "ca.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert ca.find(None, env={}) is None
+    found = ca.find(None, env={"PIP_CERT": str(tmp_path / "missing"), "SSL_CERT_FILE": str(pem)})
+    assert found is not None and found.source == "SSL_CERT_FILE"
+    explicit = ca.find(str(pem), env={"PIP_CERT": "/nope"})
+    assert explicit is not None and explicit.source == "--ca-cert"
+    with pytest.raises(XorbError, match="is not a readable file"):
+        ca.find(str(tmp_path / "absent.pem"), env={})
+
+
+def test_step_counter_counts_cache_hits_per_target() -> None:
+    counter = build._StepCounter(["api", "worker"], None)
+    for line in [
+        "#1 [internal] load build definition from bake.json",
+        "#5 [api production 1/3] COPY src/common /app/src/common",
+        "#5 CACHED",
+        "#6 [worker production 1/3] COPY src/common /app/src/common",
+        "#6 DONE 0.1s",
+        "#7 [base 1/2] RUN useradd",
+        "#7 CACHED",
+    ]:
+        counter.feed(line)
+    assert counter.counts("api") == (2, 2)
+    assert counter.counts("worker") == (1, 2)
