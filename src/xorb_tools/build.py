@@ -46,6 +46,7 @@ class Options:
     sbom: bool = False
     provenance: bool = False
     ca_cert: str | None = None
+    no_cache_filter: tuple[str, ...] = ()
 
 
 @dataclass
@@ -93,6 +94,8 @@ class BuildPlan:
             }
             if self.options.platforms:
                 target["platforms"] = list(self.options.platforms)
+            if self.options.no_cache_filter:
+                target["no-cache-filter"] = list(self.options.no_cache_filter)
             targets[b.service.name] = target
         return {
             "group": {"default": {"targets": [b.service.name for b in self.builds]}},
@@ -186,6 +189,8 @@ def plan(project: Project, options: Options) -> BuildPlan:
     """Validate ``options`` and work out every tag, argument and cache setting."""
     project.check_environment(options.environment)
     project.check_target(options.target)
+    if options.no_cache_filter and not options.parallel:
+        raise XorbError("--no-cache-filter needs the bake builder: drop --sequential.")
     services = project.select(options.services)
     git = gitinfo.read(project.root)
     version = gitinfo.validate_version(options.version or _project_version(project))

@@ -63,3 +63,18 @@ def labels(ref: str) -> dict[str, str]:
     """The image's labels."""
     config = engine.client().image.inspect(ref).config
     return dict(config.labels or {})
+
+
+def inspect_raw(ref: str) -> dict[str, Any]:
+    """The engine's own ``docker image inspect`` document (config, env, labels, ...)."""
+    try:
+        data: dict[str, Any] = _sdk().api.inspect_image(ref)
+    except docker.errors.ImageNotFound:
+        raise XorbError(f"Image {ref} does not exist: build it with `uv run inv build`.") from None
+    return data
+
+
+def history_raw(ref: str) -> list[dict[str, Any]]:
+    """The engine's own ``docker history`` entries (instructions, comments, sizes)."""
+    entries: list[dict[str, Any]] = _sdk().api.history(ref)
+    return entries

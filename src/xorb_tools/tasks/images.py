@@ -13,7 +13,8 @@ MB = 1_000_000
 
 
 @task(
-    iterable=["service", "platform"],
+    auto_shortflags=False,
+    iterable=["service", "platform", "no_cache_filter"],
     help={
         "environment": "development | staging | production | test (default production)",
         "target": "Dockerfile target: development | production | testing (default production)",
@@ -30,6 +31,7 @@ MB = 1_000_000
         "sbom": "attach an SBOM attestation (needs a builder that supports it)",
         "provenance": "attach a provenance attestation (off by default: it breaks reproducibility)",
         "quiet": "do not stream BuildKit's progress",
+        "no_cache_filter": "Dockerfile stage to rebuild without cache (repeatable)",
     },
 )
 @user_errors
@@ -50,6 +52,7 @@ def build(
     sbom: bool = False,
     provenance: bool = False,
     quiet: bool = False,
+    no_cache_filter: list[str] | None = None,
 ) -> None:
     """Build the service images (bake in parallel, or --sequential), with cache."""
     options = build_mod.Options(
@@ -66,6 +69,7 @@ def build(
         sbom=sbom,
         provenance=provenance,
         ca_cert=ca_cert,
+        no_cache_filter=split_names(no_cache_filter),
     )
     plan = build_mod.plan(services.load(), options)
     console.print(f"Base image: {plan.base_image} ({plan.base_reason})")

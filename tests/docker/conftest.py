@@ -1,0 +1,104 @@
+"""Fixtures for tests that drive the real Docker engine (``nox -s docker``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from xorb_tools import base_image, engine, images, services, testinfra
+from xorb_tools.errors import XorbError
+from xorb_tools.services import ROOT, Project
+
+
+@dataclass(frozen=True)
+class Inv:
+    """A finished ``inv`` run."""
+
+    code: int
+    out: str
+
+    @property
+    def lines(self) -> list[str]:
+        return [ln for ln in self.out.splitlines() if ln.strip()]
+
+
+def run_inv(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Inv:
+    """Run ``inv ARGS`` as a user would (a subprocess), from ``cwd``'s copy of the code."""
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHON_ON_WHALES_DEBUG"}
+    environ["PYTHONPATH"] = str(cwd / "src")  # a repository copy uses its own xorb_tools
+    environ.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "--search-root", str(cwd), *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    return Inv(proc.returncode, proc.stdout + proc.stderr)
+
+
+def copy_repo(dest: Path) -> Path:
+    """A copy of the tracked tree (plus uncommitted edits) for tests that change files."""
+    files = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for rel in files:
+        src = ROOT / rel
+        if src.is_file():
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+    return dest
+
+
+def image_id(ref: str) -> str:
+    """The local image's id (its manifest/index digest under the containerd store)."""
+    return str(engine.client().image.inspect(ref).id)
+
+
+@pytest.fixture(scope="session")
+def project() -> Project:
+    return services.load()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def base(project: Project) -> str:
+    """A base image: the configured one when local, else the air-gapped one (built once)."""
+    try:
+        engine.require_daemon()
+    except XorbError as exc:
+        pytest.exit(f"the docker suite needs a Docker engine: {exc}", returncode=1)
+    client = engine.client()
+    if client.image.exists(project.base_image):
+        return project.base_image
+    return base_image.build(project.local_base_image).tag
+
+
+@pytest.fixture(scope="session")
+def production(project: Project) -> dict[str, str]:
+    """``inv build --target production`` (the README's main job): service -> image id."""
+    result = run_inv("build", "--target", "production", "--quiet")
+    assert result.code == 0, result.out
+    return {s.name: image_id(s.ref("production")) for s in project.services}
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[testinfra.TestInfra]:
+    with testinfra.start(prefix="xorb-dt") as running:
+        yield running
+
+
+def uncompressed_mb(ref: str) -> float:
+    return images.uncompressed_size(ref) / images.MB

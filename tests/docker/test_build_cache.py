@@ -1,0 +1,122 @@
+"""`inv build` caching against the real engine: no-op rebuilds, per-service rebuilds,
+cache that survives a pruned builder, and a local cache that does not grow."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.docker.conftest import copy_repo, image_id, run_inv
+from xorb_tools import cache, engine
+from xorb_tools.services import Project
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+DEPS_STEP = re.compile(r"^#(\d+) \[(?:\S+ )?deps-(?:common|service) \d+/\d+\] RUN", re.M)
+
+
+def _ids(project: Project, tag: str) -> dict[str, str]:
+    return {s.name: image_id(s.ref(tag)) for s in project.services}
+
+
+def _deps_steps_cached(log: str) -> tuple[int, int]:
+    """(cached, total) dependency-install steps in a plain-progress build log."""
+    ids = set(DEPS_STEP.findall(log))
+    cached = {i for i in ids if re.search(rf"^#{i} CACHED$", log, re.M)}
+    return len(cached), len(ids)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repository whose files these tests may change."""
+    return copy_repo(tmp_path_factory.mktemp("repo"))
+
+
+@pytest.fixture(scope="module")
+def cache_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {"XORB_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
+
+
+def test_noop_rebuild_changes_no_digest_and_every_step_is_cached(
+    project: Project, repo: Path, cache_env: dict[str, str]
+) -> None:
+    first = run_inv("build", "--version", "9.9.9", "--quiet", cwd=repo, env=cache_env)
+    assert first.code == 0, first.out
+    before = _ids(project, "9.9.9")
+    again = run_inv("build", "--version", "9.9.9", cwd=repo, env=cache_env)
+    assert again.code == 0, again.out
+    assert _ids(project, "9.9.9") == before
+    # every RUN/COPY step of the second build came from the cache
+    steps = re.findall(r"^#(\d+) \[[^\]]*\] (?:RUN|COPY)", again.out, re.M)
+    assert steps, again.out[-2000:]
+    uncached = [s for s in set(steps) if not re.search(rf"^#{s} CACHED$", again.out, re.M)]
+    assert not uncached, f"steps rebuilt on a no-op build: {uncached}"
+
+
+def test_changing_the_api_rebuilds_only_the_api_image(
+    project: Project, repo: Path, cache_env: dict[str, str]
+) -> None:
+    assert run_inv("build", "--version", "9.9.9", "--quiet", cwd=repo, env=cache_env).code == 0
+    before = _ids(project, "9.9.9")
+    target = repo / "src" / "api" / "__init__.py"
+    target.write_text(target.read_text() + "\n# touched by test_build_cache\n")
+    result = run_inv("build", "--version", "9.9.9", cwd=repo, env=cache_env)
+    assert result.code == 0, result.out
+    after = _ids(project, "9.9.9")
+    assert after["api"] != before["api"]
+    assert after["orchestrator"] == before["orchestrator"]
+    assert after["worker"] == before["worker"]
+    cached, total = _deps_steps_cached(result.out)
+    assert total and cached == total, "a source change must not reinstall dependencies"
+
+
+def test_pruned_builder_reuses_the_local_cache(
+    project: Project, repo: Path, cache_env: dict[str, str]
+) -> None:
+    assert run_inv("build", "--cache", "local", "--quiet", cwd=repo, env=cache_env).code == 0
+    engine.client().buildx.prune(all=True)
+    result = run_inv("build", "--cache", "local", cwd=repo, env=cache_env)
+    assert result.code == 0, result.out
+    cached, total = _deps_steps_cached(result.out)
+    assert total and cached == total, f"deps rebuilt after prune: {cached}/{total}"
+
+
+def test_pruned_builder_reuses_the_registry_cache(
+    project: Project, repo: Path, cache_env: dict[str, str]
+) -> None:
+    args = ("build", "--cache", "registry", "--registry", "localhost:5000")
+    assert run_inv(*args, "--quiet", cwd=repo, env=cache_env).code == 0
+    engine.client().buildx.prune(all=True)
+    result = run_inv(*args, cwd=repo, env=cache_env)
+    assert result.code == 0, result.out
+    cached, total = _deps_steps_cached(result.out)
+    assert total and cached == total, f"deps rebuilt after prune: {cached}/{total}"
+
+
+def test_local_cache_stays_the_same_size_over_ten_builds(
+    repo: Path, cache_env: dict[str, str]
+) -> None:
+    local = Path(cache_env["XORB_CACHE_DIR"]) / "staging" / "api"
+    target = repo / "src" / "api" / "__init__.py"
+    original = target.read_text()
+    sizes = []
+    for i in range(10):
+        target.write_text(original + f"\n# build {i}\n")
+        result = run_inv(
+            "build",
+            "--environment",
+            "staging",
+            "--service",
+            "api",
+            "--cache",
+            "local",
+            "--quiet",
+            cwd=repo,
+            env=cache_env,
+        )
+        assert result.code == 0, result.out
+        sizes.append(cache.dir_size(local))
+    assert not list(local.parent.glob("api.new-*")), "a staging export was left behind"
+    assert sizes[-1] <= 1.2 * sizes[0], f"local cache grew: {sizes}"

@@ -1,0 +1,124 @@
+"""The production images `inv build --target production` makes: hardened, labelled,
+healthy and within budget. Every check inspects or runs the real image."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from python_on_whales import Container
+
+from tests.docker.conftest import uncompressed_mb
+from xorb_tools import engine, images, testinfra
+from xorb_tools.services import Project
+
+pytestmark = pytest.mark.docker
+
+OCI_KEYS = ("title", "version", "revision", "created", "source")
+
+
+@pytest.mark.parametrize("name", ["api", "orchestrator", "worker"])
+def test_image_is_non_root_labelled_and_has_a_healthcheck(
+    project: Project, production: dict[str, str], name: str
+) -> None:
+    svc = project.service(name)
+    image = engine.client().image.inspect(svc.ref("production"))
+    assert image.config.user == "1000:1000"
+    labels = image.config.labels or {}
+    for key in OCI_KEYS:
+        assert labels.get(f"org.opencontainers.image.{key}"), f"missing OCI label {key}"
+    assert labels["org.opencontainers.image.title"] == f"xorb-{name}"
+    health = image.config.healthcheck
+    assert health is not None and health.test == ["CMD", "python3", "-m", "common.healthcheck"]
+    env = dict(e.split("=", 1) for e in image.config.env or [])
+    assert env["XORB_SERVICE"] == svc.package and env["XORB_ENV"] == "production"
+    assert env["XORB_HEALTH_PORT"] == str(svc.port)
+    out = engine.client().container.run(
+        svc.ref("production"), ["id", "-u"], remove=True, read_only=True
+    )
+    assert str(out).strip() == "1000"
+
+
+@pytest.mark.parametrize("name", ["api", "orchestrator", "worker"])
+def test_image_is_within_its_budget(
+    project: Project, production: dict[str, str], name: str
+) -> None:
+    svc = project.service(name)
+    size = uncompressed_mb(svc.ref("production"))
+    assert size <= svc.budget_mb, f"{name}: {size:.1f} MB > budget {svc.budget_mb} MB"
+
+
+def test_all_three_share_the_base_and_dependency_layers(
+    project: Project, production: dict[str, str]
+) -> None:
+    layer_sets = [images.diff_ids(s.ref("production")) for s in project.services]
+    shared = set(layer_sets[0]) & set(layer_sets[1]) & set(layer_sets[2])
+    # base rootfs, user, runtime hardening, entrypoint and the common dependency layer
+    assert len(shared) >= 5, f"only {len(shared)} shared layers"
+    assert layer_sets[0][:5] == layer_sets[1][:5] == layer_sets[2][:5]
+
+
+def test_image_runs_without_an_installer(project: Project, production: dict[str, str]) -> None:
+    out = engine.client().container.run(
+        project.service("api").ref("production"),
+        ["python3", "-c", "import importlib.util as u; print(u.find_spec('pip'))"],
+        remove=True,
+    )
+    assert str(out).strip() == "None"
+
+
+def _secrets_dir(tmp_path: Path, infra: testinfra.TestInfra) -> Path:
+    folder = tmp_path / "secrets"
+    folder.mkdir(mode=0o755)
+    (folder / "postgres_password").write_text(infra.postgres_password)
+    (folder / "jwt_secret").write_text(secrets.token_urlsafe(48))
+    for f in folder.iterdir():
+        f.chmod(0o644)  # read by UID 1000 in the container
+    return folder
+
+
+def _wait_healthy(container: Container, timeout: float = 120.0) -> str:
+    client = engine.client()
+    deadline = time.monotonic() + timeout
+    status: str | None = "starting"
+    while time.monotonic() < deadline:
+        state = client.container.inspect(container).state
+        status = state.health.status if state.health else "none"
+        if status == "healthy" or not state.running:
+            break
+        time.sleep(1)
+    return str(status)
+
+
+@pytest.mark.parametrize("name", ["api", "orchestrator", "worker"])
+def test_production_container_becomes_healthy_read_only_without_capabilities(
+    project: Project,
+    production: dict[str, str],
+    infra: testinfra.TestInfra,
+    tmp_path: Path,
+    name: str,
+) -> None:
+    svc = project.service(name)
+    client = engine.client()
+    container = client.container.run(
+        svc.ref("production"),
+        detach=True,
+        name=f"xorb-health-{name}-{uuid.uuid4().hex[:6]}",
+        networks=[infra.network],
+        envs=infra.env(internal=True),
+        volumes=[(str(_secrets_dir(tmp_path, infra)), "/run/secrets", "ro")],
+        read_only=True,
+        tmpfs=["/tmp"],
+        cap_drop=["ALL"],
+        security_options=["no-new-privileges:true"],
+    )
+    try:
+        status = _wait_healthy(container)
+        logs = str(client.container.logs(container))
+        assert status == "healthy", f"{name} is {status}:\n{logs[-3000:]}"
+        assert infra.postgres_password not in logs
+    finally:
+        client.container.remove(container, force=True)
