@@ -45,6 +45,7 @@ def tests(session: nox.Session) -> None:
 def docker(session: nox.Session) -> None:
     """Engine tests: base image, inv build, cache, CA secret, bad input (real Docker)."""
     s.sync(session, "api", "orchestrator", "worker", "tools", "test")
+    s.ensure_test_images()
     s.pytest(session, "tests/docker", "-m", "docker", name="docker")
 
 
@@ -52,6 +53,7 @@ def docker(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """The services against real PostgreSQL, Redis and Temporal containers."""
     s.sync(session, "api", "orchestrator", "worker", "vault", "tools", "test", "devservers")
+    s.ensure_test_images()
     s.pytest(session, "tests/integration", "-m", "integration", name="integration")
 
 
@@ -60,6 +62,7 @@ def integration(session: nox.Session) -> None:
 def container_tests(session: nox.Session, service: str) -> None:
     """Build a service's testing image and run its tests inside it (as UID 1000)."""
     s.sync(session, "tools")
+    s.ensure_test_images()
     svc = PROJECT.service(service)
     image = ct.build_testing_image(svc)
     outcome = ct.run(PROJECT, svc, image, s.report_dir(), list(session.posargs))

@@ -8,6 +8,32 @@ from collections.abc import Callable
 
 import pytest
 
+IMAGE_MARKER = "image"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{IMAGE_MARKER}(*services): inside a service image, run only in these services' "
+        "images (their packages are not installed elsewhere)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Inside a service image (``XORB_SERVICE`` is set by the image), deselect tests
+    marked for other services' images. On the host every test runs."""
+    current = os.environ.get("XORB_SERVICE")
+    if not current:
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        marker = item.get_closest_marker(IMAGE_MARKER)
+        (drop if marker is not None and current not in marker.args else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _record_where_tests_ran(

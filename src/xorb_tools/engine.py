@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -26,6 +27,9 @@ def client() -> DockerClient:
     if os.environ.get("PYTHON_ON_WHALES_DEBUG"):
         # It prints the whole environment, secrets included.
         raise XorbError("Unset PYTHON_ON_WHALES_DEBUG: it prints every environment variable.")
+    # python-on-whales logs every argv at DEBUG (nox turns that on): argv can carry
+    # `--env NAME=value`, so its logger never prints below WARNING.
+    logging.getLogger("python_on_whales").setLevel(logging.WARNING)
     return DockerClient(client_call=[os.environ.get("XORB_DOCKER_CLI", "docker")])
 
 

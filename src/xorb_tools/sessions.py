@@ -92,3 +92,31 @@ def report_dir() -> Path:
     """``reports/``, created."""
     REPORTS.mkdir(exist_ok=True)
     return REPORTS
+
+
+TEST_INFRA = ("postgres", "redis", "temporal")
+
+
+def ensure_test_images() -> None:
+    """Provision what engine-driving sessions need and a fresh host lacks: a base image
+    (the air-gapped one when the configured base cannot be pulled) and the PostgreSQL,
+    Redis and Temporal images (official when available, else built from Debian packages).
+    Idempotent: existing images are reused."""
+    from xorb_tools import base_image, engine, infra, services
+    from xorb_tools.errors import XorbError
+
+    engine.require_daemon()
+    project = services.load()
+    client = engine.client()
+    if not client.image.exists(project.base_image) and not client.image.exists(
+        project.local_base_image
+    ):
+        try:
+            client.image.pull(project.base_image, quiet=True)
+        except Exception:  # any pull failure means: build it locally
+            base_image.build(project.local_base_image)
+    for name in TEST_INFRA:
+        try:
+            infra.resolve(name)
+        except XorbError:
+            infra.build(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
-from xorb_tools.tasks import doctor, images
+from xorb_tools.tasks import config, doctor, images
 
 
 def namespace() -> Collection:
@@ -15,6 +15,8 @@ def namespace() -> Collection:
     ns.add_task(images.pull)
     ns.add_task(images.clean)
     ns.add_task(images.base_image_task)
+    ns.add_task(images.infra_images)
     ns.add_task(doctor.doctor)
+    ns.add_collection(Collection("config", config.validate))
     ns.configure({"run": {"echo": True, "pty": False}})
     return ns

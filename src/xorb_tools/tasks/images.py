@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from xorb_tools import base_image, release, services
+from xorb_tools import base_image, infra, release, services
 from xorb_tools import build as build_mod
 from xorb_tools.tasks._util import console, split_names, table, user_errors
 
@@ -179,4 +179,41 @@ def base_image_task(
     console.print(
         f"{result.tag} {state}: rootfs {result.rootfs_digest}, "
         f"{result.size_bytes / MB:.1f} MB uncompressed"
+    )
+
+
+@task(
+    name="infra-images",
+    iterable=["name"],
+    help={
+        "name": "infrastructure image to build (repeatable; default all)",
+        "force": "rebuild even when the image exists with the same inputs",
+        "mirror": "Debian mirror (default: the host's apt source)",
+        "ca_cert": "CA bundle for a TLS-intercepting proxy",
+    },
+)
+@user_errors
+def infra_images(
+    c: Context,
+    name: list[str] | None = None,
+    force: bool = False,
+    mirror: str | None = None,
+    ca_cert: str | None = None,
+) -> None:
+    """Build air-gapped PostgreSQL+pgvector, Redis, Temporal, nginx and Prometheus images."""
+    results = infra.build_all(
+        split_names(name) or None, force=force, mirror=mirror, ca_cert=ca_cert
+    )
+    table(
+        "Infrastructure images",
+        ["image", "state", "time", "size (compressed)"],
+        [
+            (
+                r.ref,
+                "built" if r.built else "up to date",
+                f"{r.seconds:.1f}s",
+                f"{r.compressed_bytes / MB:.1f} MB",
+            )
+            for r in results
+        ],
     )

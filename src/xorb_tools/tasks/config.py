@@ -1,0 +1,39 @@
+"""``inv config.validate ENV``: check an environment's configuration without starting anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from xorb_tools import services
+from xorb_tools.errors import XorbError
+from xorb_tools.tasks._util import console, user_errors
+
+
+@task(
+    help={
+        "environment": "development | staging | production | test",
+        "secrets_dir": "directory of Docker secret files (default: secrets/ in the repository)",
+    }
+)
+@user_errors
+def validate(c: Context, environment: str, secrets_dir: str | None = None) -> None:
+    """Validate ENV's configuration (config files, variables, secrets); one line per problem."""
+    project = services.load()
+    project.check_environment(environment)
+    folder = Path(secrets_dir) if secrets_dir else project.root / "secrets"
+    if secrets_dir and not folder.is_dir():
+        raise XorbError(f"Secrets directory {folder} does not exist: run `inv secrets.init`.")
+    from common.config_manager import ConfigError, build_config
+
+    try:
+        build_config(environment, secrets_dir=folder)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            console.print(f"{environment}: {problem}")
+        count = len(exc.problems)
+        raise Exit(f"error: {environment} configuration has {count} problem(s).", 1) from None
+    console.print(f"{environment}: configuration is valid")
