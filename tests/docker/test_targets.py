@@ -1,0 +1,114 @@
+"""The other Dockerfile targets and the host tooling around the build."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.docker.conftest import run_inv
+from xorb_tools import engine
+from xorb_tools.services import ROOT, Project
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.mark.parametrize("target", ["development", "testing"])
+def test_other_targets_build_and_carry_their_tools(project: Project, target: str) -> None:
+    result = run_inv(
+        "build",
+        "--service",
+        "api",
+        "--target",
+        target,
+        "--environment",
+        "development" if target == "development" else "test",
+        "--quiet",
+    )
+    assert result.code == 0, result.out
+    tag = "development" if target == "development" else "test-testing"
+    ref = project.service("api").ref(tag)
+    module = "watchfiles" if target == "development" else "pytest"
+    out = engine.client().container.run(
+        ref,
+        ["python3", "-c", f"import {module}, os; print(os.getuid(), os.environ['XORB_ENV'])"],
+        remove=True,
+    )
+    env = "development" if target == "development" else "test"
+    assert str(out).strip() == f"1000 {env}"
+
+
+def test_production_image_has_no_dev_or_test_tools(
+    project: Project, production: dict[str, str]
+) -> None:
+    out = engine.client().container.run(
+        project.service("api").ref("production"),
+        [
+            "python3",
+            "-c",
+            "import importlib.util as u; "
+            "print([m for m in ('pytest', 'watchfiles', 'uv') if u.find_spec(m)])",
+        ],
+        remove=True,
+    )
+    assert str(out).strip() == "[]"
+
+
+def test_clean_removes_only_that_environment(project: Project) -> None:
+    # a staging image to clean, and the production image that must survive
+    built = run_inv("build", "--service", "worker", "--environment", "staging", "--quiet")
+    assert built.code == 0, built.out
+    assert run_inv("build", "--service", "worker", "--quiet").code == 0
+    client = engine.client()
+    worker = project.service("worker")
+    assert client.image.exists(worker.ref("staging"))
+    dry = run_inv("clean", "--environment", "staging", "--dry-run")
+    assert dry.code == 0 and worker.ref("staging") in dry.out
+    assert client.image.exists(worker.ref("staging"))
+    done = run_inv("clean", "--environment", "staging")
+    assert done.code == 0, done.out
+    assert not client.image.exists(worker.ref("staging"))
+    assert client.image.exists(worker.ref("production"))
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+
+
+def test_install_script_is_idempotent() -> None:
+    daemon_json = Path("/etc/docker/daemon.json")
+    before = _sha(daemon_json)
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "install-docker.sh")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing to do" in proc.stderr
+    assert _sha(daemon_json) == before
+    check = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "install-docker.sh"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert check.returncode == 0
+
+
+def test_start_script_leaves_a_running_engine_alone() -> None:
+    version = engine.server_version()
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "start-docker.sh")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "already answering" in proc.stderr
+    assert engine.server_version() == version
