@@ -37,6 +37,7 @@ def pytest(session: nox.Session, *args: str, name: str) -> None:
     session.run(
         "pytest",
         f"--junitxml={REPORTS / f'junit-{name}.xml'}",
+        "--durations=10",
         *args,
         *session.posargs,
     )

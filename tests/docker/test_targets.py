@@ -112,3 +112,57 @@ def test_start_script_leaves_a_running_engine_alone() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "already answering" in proc.stderr
     assert engine.server_version() == version
+
+
+def _manifest_digest(repo: str, tag: str) -> str:
+    import urllib.request
+
+    req = urllib.request.Request(
+        f"http://localhost:5000/v2/{repo}/manifests/{tag}",
+        method="HEAD",
+        headers={
+            "Accept": "application/vnd.oci.image.index.v1+json, "
+            "application/vnd.oci.image.manifest.v1+json, "
+            "application/vnd.docker.distribution.manifest.v2+json"
+        },
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return str(resp.headers["Docker-Content-Digest"])
+
+
+def test_build_push_prints_the_digest_the_registry_holds(project: Project) -> None:
+    result = run_inv(
+        "build",
+        "--service",
+        "worker",
+        "--push",
+        "--registry",
+        "localhost:5000",
+        "--version",
+        "0.0.1-pushtest",
+        "--quiet",
+    )
+    assert result.code == 0, result.out
+    digest = _manifest_digest("xorb/worker", "0.0.1-pushtest")
+    assert digest.startswith("sha256:")
+    assert digest[:19] in result.out
+
+
+def test_push_and_pull_existing_tags(project: Project, production: dict[str, str]) -> None:
+    version = "0.0.2-pushpull"
+    client = engine.client()
+    api = project.service("api")
+    client.image.tag(api.ref("production"), api.ref(version))
+    pushed = run_inv(
+        "push", "--service", "api", "--version", version, "--registry", "localhost:5000"
+    )
+    assert pushed.code == 0, pushed.out
+    digest = _manifest_digest("xorb/api", version)
+    assert digest in pushed.out
+    client.image.remove(api.ref(version), force=True)
+    pulled = run_inv(
+        "pull", "--service", "api", "--version", version, "--registry", "localhost:5000"
+    )
+    assert pulled.code == 0, pulled.out
+    assert client.image.exists(api.ref(version))
+    client.image.remove([api.ref(version), api.ref(version, "localhost:5000")], force=True)
