@@ -5,6 +5,7 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from xorb_tools.tasks import config, doctor, images
+from xorb_tools.tasks import stack as stack_tasks
 
 
 def namespace() -> Collection:
@@ -18,5 +19,18 @@ def namespace() -> Collection:
     ns.add_task(images.infra_images)
     ns.add_task(doctor.doctor)
     ns.add_collection(Collection("config", config.validate))
+    for stack_task in (
+        stack_tasks.up,
+        stack_tasks.down,
+        stack_tasks.logs,
+        stack_tasks.ps,
+        stack_tasks.restart,
+        stack_tasks.scale,
+        stack_tasks.deploy,
+        stack_tasks.exec_,
+        stack_tasks.stats,
+    ):
+        ns.add_task(stack_task)
+    ns.add_collection(Collection("secrets", stack_tasks.secrets_init))
     ns.configure({"run": {"echo": True, "pty": False}})
     return ns

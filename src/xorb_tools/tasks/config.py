@@ -8,7 +8,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from xorb_tools import services
+from xorb_tools import services, stack
 from xorb_tools.errors import XorbError
 from xorb_tools.tasks._util import console, user_errors
 
@@ -29,11 +29,16 @@ def validate(c: Context, environment: str, secrets_dir: str | None = None) -> No
         raise XorbError(f"Secrets directory {folder} does not exist: run `inv secrets.init`.")
     from common.config_manager import ConfigError, build_config
 
+    # One report: the compose stack (when the environment has one), its secret files, then
+    # the config manager's own checks.
+    problems = [f"compose: {p}" for p in stack.validate(environment, folder)]
     try:
         build_config(environment, secrets_dir=folder)
     except ConfigError as exc:
-        for problem in exc.problems:
-            console.print(f"{environment}: {problem}")
-        count = len(exc.problems)
+        problems += exc.problems
+    for problem in problems:
+        console.print(f"{environment}: {problem}")
+    if problems:
+        count = len(problems)
         raise Exit(f"error: {environment} configuration has {count} problem(s).", 1) from None
     console.print(f"{environment}: configuration is valid")

@@ -1,0 +1,143 @@
+"""The compose stack logic without an engine: file selection, arguments, secrets."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from xorb_tools import secrets_init, stack
+from xorb_tools.errors import XorbError
+from xorb_tools.services import ROOT
+
+
+@pytest.mark.parametrize("environment", ["development", "production"])
+def test_each_stack_has_its_file_and_project(environment: str) -> None:
+    path = stack.compose_file(environment)
+    assert path == ROOT / "compose" / f"docker-compose.{environment}.yml"
+    assert stack.project_name(environment) == f"xorb-{environment}"
+    text = path.read_text()
+    assert f"name: xorb-{environment}" in text
+    assert "extends: {file: docker-compose.yml" in text  # composed from the base
+
+
+def test_unknown_environment_is_one_sentence() -> None:
+    with pytest.raises(XorbError, match=r"Unknown environment 'qa': choose from"):
+        stack.compose_file("qa")
+
+
+def test_environment_without_a_stack_names_the_stacks() -> None:
+    with pytest.raises(XorbError, match=r"no compose stack for test.*development, production"):
+        stack.compose_file("test")
+
+
+def test_open_stack_variables_never_hold_secret_values(tmp_path: Path) -> None:
+    s = stack.open_stack("production", secrets_dir=tmp_path, resolve_images=False)
+    assert s.variables == {"XORB_SECRETS": str(tmp_path.resolve()), "XORB_IMAGE_TAG": "production"}
+    assert s.env_file.name == "xorb-production.env"
+    assert stack.env_lines(s.variables).splitlines()[0].startswith("XORB_IMAGE_TAG=")
+
+
+def test_env_lines_refuse_multiline_values() -> None:
+    with pytest.raises(XorbError, match="one line"):
+        stack.env_lines({"X": "a\nb"})
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [(["worker=4"], {"worker": 4}), (["worker=4", "api=2"], {"worker": 4, "api": 2})],
+)
+def test_parse_scales(pairs: list[str], expected: dict[str, int]) -> None:
+    assert stack.parse_scales(pairs) == expected
+
+
+@pytest.mark.parametrize("bad", [["worker"], ["worker=x"], ["=3"], []])
+def test_parse_scales_rejects(bad: list[str]) -> None:
+    with pytest.raises(XorbError):
+        stack.parse_scales(bad)
+
+
+def test_secret_files_and_missing(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("value")
+    (tmp_path / "empty").write_text("")
+    config = {
+        "secrets": {
+            "a": {"file": str(tmp_path / "a")},
+            "empty": {"file": str(tmp_path / "empty")},
+            "b": {"file": str(tmp_path / "b")},
+            "external": {"external": True},
+        }
+    }
+    files = stack.secret_files(config)
+    assert set(files) == {"a", "empty", "b"}
+    assert secrets_init.missing(files) == ["empty", "b"]
+
+
+def test_check_services_names_the_known_ones() -> None:
+    config: dict[str, dict[str, object]] = {"services": {"api": {}, "worker": {}}}
+    assert stack.check_services(config, ["api"]) == ["api"]
+    with pytest.raises(XorbError, match=r"Unknown service.*nope.*api, worker"):
+        stack.check_services(config, ["nope"])
+
+
+def test_manifest_lists_what_each_environment_needs() -> None:
+    manifest = secrets_init.load_manifest()
+    assert secrets_init.manifest_names(manifest, "development") == (
+        "postgres_password",
+        "jwt_secret",
+    )
+    assert "redis_password" in secrets_init.manifest_names(manifest, "production")
+    assert manifest["jwt_secret"].min_length >= 32
+
+
+def test_manifest_errors_are_sentences(tmp_path: Path) -> None:
+    with pytest.raises(XorbError, match="is missing"):
+        secrets_init.load_manifest(tmp_path / "nope.toml")
+    bad = tmp_path / "m.toml"
+    bad.write_text("[secrets.x]\nmin-length = 3\n")
+    with pytest.raises(XorbError, match="environments"):
+        secrets_init.load_manifest(bad)
+
+
+def test_create_writes_strong_values_once(tmp_path: Path) -> None:
+    folder = tmp_path / "secrets"
+    manifest = secrets_init.load_manifest()
+    names = ["postgres_password", "jwt_secret", "tls_cert", "tls_key", "grafana_admin_password"]
+    first = secrets_init.create(folder, names, manifest, gid=-1)
+    assert {c.state for c in first} == {"created"}
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    values = {}
+    for name in names:
+        mode = stat.S_IMODE((folder / name).stat().st_mode)
+        assert mode in (secrets_init.FILE_MODE, secrets_init.FALLBACK_MODE), name
+        assert not mode & 0o002
+        values[name] = (folder / name).read_bytes()
+    assert len(values["jwt_secret"]) >= 64
+    assert values["jwt_secret"] != values["postgres_password"]
+    cert = x509.load_pem_x509_certificate(values["tls_cert"])
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "localhost" in sans.get_values_for_type(x509.DNSName)
+    assert b"PRIVATE KEY" in values["tls_key"]
+
+    second = secrets_init.create(folder, names, manifest, gid=-1)
+    assert {c.state for c in second} == {"exists"}
+    assert all((folder / n).read_bytes() == values[n] for n in names)  # never overwritten
+
+
+def test_a_lone_half_of_the_tls_pair_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "tls_cert").write_text("old")
+    with pytest.raises(XorbError, match="without its pair"):
+        secrets_init.create(tmp_path, ["tls_cert", "tls_key"], {}, gid=-1)
+    assert (tmp_path / "tls_cert").read_text() == "old"
+
+
+def test_random_values_meet_the_minimum() -> None:
+    assert len(secrets_init.random_value(200)) >= 200
+    assert secrets_init.random_value() != secrets_init.random_value()
+
+
+def test_secret_names_cannot_escape_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(XorbError, match="plain file name"):
+        secrets_init.create(tmp_path, ["../x"], {}, gid=-1)
