@@ -13,7 +13,7 @@ from xorb_tools.services import load
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "tests", "docker", "integration", "container_tests"]
+nox.options.sessions = ["lint", "tests", "docker", "integration", "container_tests", "e2e"]
 
 PROJECT = load()
 SERVICES = [svc.name for svc in PROJECT.services]
@@ -55,6 +55,14 @@ def integration(session: nox.Session) -> None:
     s.sync(session, "api", "orchestrator", "worker", "vault", "tools", "test", "devservers")
     s.ensure_test_images()
     s.pytest(session, "tests/integration", "-m", "integration", name="integration")
+
+
+@nox.session(tags=["docker"])
+def e2e(session: nox.Session) -> None:
+    """The development stack: up --wait, a job and a workflow through the API, down -v."""
+    s.sync(session, "tools", "test")
+    s.ensure_test_images()
+    s.pytest(session, "tests/e2e", "-m", "e2e", name="e2e")
 
 
 @nox.session(tags=["docker"])

@@ -283,6 +283,7 @@ def up(
     """Start (or update) ``names`` (default all), waiting until every one is healthy."""
     config = preflight(stack)
     check_services(config, [*names, *(scales or {})])
+    build_missing(stack, config)  # a fresh host has no service images yet
     _say(f"starting {stack.project} ({stack.file.relative_to(ROOT)})")
     with engine.docker_errors(f"Starting {stack.project}"):
         stack.docker.compose.up(
