@@ -9,6 +9,7 @@ uses the Docker SDK for that one query.
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ class Layer:
 
 @functools.cache
 def _sdk() -> docker.DockerClient:
+    for noisy in ("docker", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return docker.from_env()
     except docker.errors.DockerException:
