@@ -69,12 +69,21 @@ def e2e(session: nox.Session) -> None:
 @nox.parametrize("service", SERVICES, ids=SERVICES)
 def container_tests(session: nox.Session, service: str) -> None:
     """Build a service's testing image and run its tests inside it (as UID 1000)."""
-    s.sync(session, "tools")
+    s.sync(session, "tools", "test")
     s.ensure_test_images()
     svc = PROJECT.service(service)
     image = ct.build_testing_image(svc)
-    outcome = ct.run(PROJECT, svc, image, s.report_dir(), list(session.posargs))
+    reports = s.report_dir()
+    outcome = ct.run(PROJECT, svc, image, reports, list(session.posargs))
     problems = ct.verify_junit(outcome) + ct.failed_tests(outcome)
     if outcome.exit_code != 0 or problems:
         detail = "; ".join(problems) or f"pytest exited {outcome.exit_code}"
         session.error(f"container tests failed in {image}: {detail}")
+    # Combined across the services whose sessions have run so far.
+    data = str(reports / ".coverage.containers")
+    files = [str(f) for f in ct.coverage_files(reports)]
+    session.run("coverage", "combine", "--keep", f"--data-file={data}", *files, silent=True)
+    session.run(
+        "coverage", "xml", f"--data-file={data}", "-o", str(reports / "coverage-containers.xml")
+    )
+    session.run("coverage", "report", f"--data-file={data}", "--skip-covered", "--skip-empty")

@@ -164,3 +164,8 @@ def failed_tests(outcome: Outcome) -> list[str]:
         if case.find("failure") is not None or case.find("error") is not None:
             failed.append(f"{outcome.service}: {case.get('classname')}::{case.get('name')}")
     return failed
+
+
+def coverage_files(reports: Path) -> list[Path]:
+    """Every service's in-image coverage data written so far."""
+    return sorted((reports / "container").glob("*/.coverage"))
