@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -114,14 +113,11 @@ def rootfs_digest(tag: str) -> str:
 
 
 def _require_mmdebstrap() -> str:
-    path = shutil.which("mmdebstrap")
-    if not path:
-        raise XorbError(
-            "mmdebstrap is not installed: `sudo apt-get install mmdebstrap` (Debian/Ubuntu)."
-        )
     if os.geteuid() != 0:
         raise XorbError("Building the base image needs root for mmdebstrap: run it with sudo.")
-    return path
+    from xorb_tools.infra import ensure_mmdebstrap  # installs it with apt-get when missing
+
+    return ensure_mmdebstrap()
 
 
 def build(
