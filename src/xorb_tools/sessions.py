@@ -63,7 +63,10 @@ def dockerfiles() -> list[str]:
     return sorted(
         str(p.relative_to(ROOT))
         for p in ROOT.rglob("Dockerfile*")
-        if ".nox" not in p.parts and ".venv" not in p.parts and p.is_file()
+        if ".nox" not in p.parts
+        and ".venv" not in p.parts
+        and p.is_file()
+        and not p.name.endswith(".dockerignore")
     )
 
 
