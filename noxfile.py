@@ -13,7 +13,15 @@ from xorb_tools.services import load
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "tests", "docker", "integration", "container_tests", "e2e"]
+nox.options.sessions = [
+    "lint",
+    "tests",
+    "docker",
+    "integration",
+    "container_tests",
+    "structure",
+    "e2e",
+]
 
 PROJECT = load()
 SERVICES = [svc.name for svc in PROJECT.services]
@@ -55,6 +63,18 @@ def integration(session: nox.Session) -> None:
     s.sync(session, "api", "orchestrator", "worker", "vault", "tools", "test", "devservers")
     s.ensure_test_images()
     s.pytest(session, "tests/integration", "-m", "integration", name="integration")
+
+
+@nox.session(tags=["docker"])
+def structure(session: nox.Session) -> None:
+    """The guide's container test suite: 8 categories against real images and containers."""
+    s.sync(session, "tools", "test")
+    s.ensure_test_images()
+    session.run("python", "-m", "xorb_tools.structure", *session.posargs)
+    # The run above is every category on our images; pytest adds the broken-image cases.
+    # (`pytest tests/structure` alone also runs each category as its own test.)
+    negatives = "not test_category_passes_on_our_images"
+    s.pytest(session, "tests/structure", "-m", "docker", "-k", negatives, name="structure")
 
 
 @nox.session(tags=["docker"])
