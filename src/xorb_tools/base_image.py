@@ -13,6 +13,7 @@ import hashlib
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +113,32 @@ def rootfs_digest(tag: str) -> str:
     return str(layers[0])
 
 
+def bootstrap_and_import(
+    argv_for: Callable[[Path], list[str]],
+    tag: str,
+    changes_for: Callable[[str], list[str]],
+    *,
+    epoch: int,
+    workdir: Path | None = None,
+) -> tuple[str, int]:
+    """Run mmdebstrap (``argv_for(out_tar)``) with a fixed SOURCE_DATE_EPOCH and import the
+    rootfs tar as ``tag`` with ``changes_for(rootfs_digest)``; return (digest, tar bytes).
+
+    The one place a rootfs becomes an image: the base image and the infrastructure images
+    both go through it."""
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
+    with tempfile.TemporaryDirectory(prefix="xorb-rootfs-", dir=workdir) as tmp:
+        out = Path(tmp) / "rootfs.tar"
+        proc = subprocess.run(argv_for(out), env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
+            raise XorbError(f"mmdebstrap failed for {tag} (exit {proc.returncode}):\n{tail}")
+        digest = sha256_file(out)
+        with engine.docker_errors(f"Importing the rootfs as {tag}"):
+            engine.client().import_(out, tag=tag, changes=changes_for(digest))
+        return digest, out.stat().st_size
+
+
 def _require_mmdebstrap() -> str:
     if os.geteuid() != 0:
         raise XorbError("Building the base image needs root for mmdebstrap: run it with sudo.")
@@ -135,31 +162,23 @@ def build(
         image = client.image.inspect(tag)
         return BaseImage(tag, rootfs_digest(tag), int(image.size or 0), built=False)
     _require_mmdebstrap()
-    env = dict(os.environ)
-    env["SOURCE_DATE_EPOCH"] = str(
-        epoch if epoch is not None else env.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH)
+    epoch_value = int(
+        epoch if epoch is not None else os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH)
     )
-    with tempfile.TemporaryDirectory(prefix="xorb-base-", dir=workdir) as tmp:
-        out = Path(tmp) / "rootfs.tar"
-        argv = mmdebstrap_argv(out, mirror or default_mirror())
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
-            raise XorbError(f"mmdebstrap failed (exit {proc.returncode}):\n{tail}")
-        digest = sha256_file(out)
-        with engine.docker_errors(f"Importing the base image as {tag}"):
-            client.import_(
-                out,
-                tag=tag,
-                changes=[
-                    *IMAGE_CHANGES,
-                    f"LABEL org.opencontainers.image.title=xorb-base "
-                    f"org.opencontainers.image.base.name=debian:{SUITE} "
-                    f"io.xorb.rootfs.digest={digest} "
-                    f"io.xorb.source-date-epoch={env['SOURCE_DATE_EPOCH']}",
-                ],
-            )
-        size = out.stat().st_size
+    mirror_url = mirror or default_mirror()
+    digest, size = bootstrap_and_import(
+        lambda out: mmdebstrap_argv(out, mirror_url),
+        tag,
+        lambda digest: [
+            *IMAGE_CHANGES,
+            f"LABEL org.opencontainers.image.title=xorb-base "
+            f"org.opencontainers.image.base.name=debian:{SUITE} "
+            f"io.xorb.rootfs.digest={digest} "
+            f"io.xorb.source-date-epoch={epoch_value}",
+        ],
+        epoch=epoch_value,
+        workdir=workdir,
+    )
     imported = rootfs_digest(tag)
     if imported != digest:
         raise XorbError(f"Imported rootfs digest {imported} differs from the tar's {digest}.")

@@ -22,7 +22,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import tomllib
 from collections.abc import Iterable
@@ -412,27 +411,17 @@ def build_rootfs(
     if os.geteuid() != 0:
         raise XorbError("Building infrastructure images needs root for mmdebstrap: use sudo.")
     ensure_mmdebstrap()
-    env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
-    with tempfile.TemporaryDirectory(prefix=f"xorb-infra-{spec.name}-", dir=workdir) as tmp:
-        out = Path(tmp) / "rootfs.tar"
-        argv = mmdebstrap_argv(spec, out, mirror_url(mirror))
-        _say(f"mmdebstrap {spec.suite}: {', '.join(spec.packages)}")
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise XorbError(
-                f"mmdebstrap failed for {spec.rootfs_ref} (exit {proc.returncode}):\n"
-                f"{_tail(proc.stderr)}"
-            )
-        with engine.docker_errors(f"Importing the rootfs of {spec.ref}"):
-            client.image.import_(
-                out,
-                tag=spec.rootfs_ref,
-                changes=[
-                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    f"LABEL {LABEL_INPUTS}={inputs} "
-                    f"org.opencontainers.image.base.name=debian:{spec.suite}",
-                ],
-            )
+    _say(f"mmdebstrap {spec.suite}: {', '.join(spec.packages)}")
+    base_image.bootstrap_and_import(
+        lambda out: mmdebstrap_argv(spec, out, mirror_url(mirror)),
+        spec.rootfs_ref,
+        lambda _digest: [
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            f"LABEL {LABEL_INPUTS}={inputs} org.opencontainers.image.base.name=debian:{spec.suite}",
+        ],
+        epoch=epoch,
+        workdir=workdir,
+    )
     return True
 
 
