@@ -36,6 +36,8 @@ def lint(session: nox.Session) -> None:
     session.run("mypy")
     session.run("hadolint", "--config", ".hadolint.yaml", *s.dockerfiles())
     session.run("shellcheck", *s.shell_scripts())
+    for compose_file in s.compose_files():
+        session.run("docker", "compose", "-f", compose_file, "config", "--quiet", external=True)
     if s.workflows():
         schema = "vendor.github-workflows"
         session.run("check-jsonschema", "--builtin-schema", schema, *s.workflows())

@@ -70,6 +70,11 @@ def dockerfiles() -> list[str]:
     )
 
 
+def compose_files() -> list[str]:
+    """The compose base file and every environment's file (each must validate alone)."""
+    return sorted(str(p.relative_to(ROOT)) for p in (ROOT / "compose").glob("docker-compose*.yml"))
+
+
 def workflows() -> list[str]:
     """The GitHub Actions workflow files."""
     return sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.y*ml"))
