@@ -1,0 +1,5 @@
+"""``python -m xorb_tools.structure``."""
+
+from xorb_tools.structure.cli import main
+
+raise SystemExit(main())
