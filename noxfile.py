@@ -13,14 +13,16 @@ from xorb_tools.services import load
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
+# CI's order: the docker session prunes the builder cache (fresh-runner tests) and the
+# benchmark starts cold builds, so both come last and nothing after them builds cold.
 nox.options.sessions = [
     "lint",
     "tests",
-    "docker",
     "integration",
     "container_tests",
     "structure",
     "e2e",
+    "docker",
 ]
 
 PROJECT = load()

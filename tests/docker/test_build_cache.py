@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.docker.conftest import copy_repo, image_id, run_inv
-from xorb_tools import cache, engine
+from xorb_tools import cache
 from xorb_tools.services import Project
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -70,29 +70,6 @@ def test_changing_the_api_rebuilds_only_the_api_image(
     assert after["worker"] == before["worker"]
     cached, total = _deps_steps_cached(result.out)
     assert total and cached == total, "a source change must not reinstall dependencies"
-
-
-def test_pruned_builder_reuses_the_local_cache(
-    project: Project, repo: Path, cache_env: dict[str, str]
-) -> None:
-    assert run_inv("build", "--cache", "local", "--quiet", cwd=repo, env=cache_env).code == 0
-    engine.client().buildx.prune(all=True)
-    result = run_inv("build", "--cache", "local", cwd=repo, env=cache_env)
-    assert result.code == 0, result.out
-    cached, total = _deps_steps_cached(result.out)
-    assert total and cached == total, f"deps rebuilt after prune: {cached}/{total}"
-
-
-def test_pruned_builder_reuses_the_registry_cache(
-    project: Project, repo: Path, cache_env: dict[str, str]
-) -> None:
-    args = ("build", "--cache", "registry", "--registry", "localhost:5000")
-    assert run_inv(*args, "--quiet", cwd=repo, env=cache_env).code == 0
-    engine.client().buildx.prune(all=True)
-    result = run_inv(*args, cwd=repo, env=cache_env)
-    assert result.code == 0, result.out
-    cached, total = _deps_steps_cached(result.out)
-    assert total and cached == total, f"deps rebuilt after prune: {cached}/{total}"
 
 
 def test_local_cache_stays_the_same_size_over_ten_builds(

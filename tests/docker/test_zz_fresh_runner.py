@@ -1,0 +1,49 @@
+"""A fresh runner: the builder cache is pruned and the exported cache brings the
+dependency layers back. Named to run last in the docker session, because pruning the
+builder makes every later build in the run start cold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.docker.conftest import copy_repo, run_inv
+from tests.docker.test_build_cache import _deps_steps_cached
+from xorb_tools import engine
+from xorb_tools.services import Project
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_repo(tmp_path_factory.mktemp("repo"))
+
+
+@pytest.fixture(scope="module")
+def cache_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {"XORB_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
+
+
+def test_pruned_builder_reuses_the_local_cache(
+    project: Project, repo: Path, cache_env: dict[str, str]
+) -> None:
+    assert run_inv("build", "--cache", "local", "--quiet", cwd=repo, env=cache_env).code == 0
+    engine.client().buildx.prune(all=True)
+    result = run_inv("build", "--cache", "local", cwd=repo, env=cache_env)
+    assert result.code == 0, result.out
+    cached, total = _deps_steps_cached(result.out)
+    assert total and cached == total, f"deps rebuilt after prune: {cached}/{total}"
+
+
+def test_pruned_builder_reuses_the_registry_cache(
+    project: Project, repo: Path, cache_env: dict[str, str]
+) -> None:
+    args = ("build", "--cache", "registry", "--registry", "localhost:5000")
+    assert run_inv(*args, "--quiet", cwd=repo, env=cache_env).code == 0
+    engine.client().buildx.prune(all=True)
+    result = run_inv(*args, cwd=repo, env=cache_env)
+    assert result.code == 0, result.out
+    cached, total = _deps_steps_cached(result.out)
+    assert total and cached == total, f"deps rebuilt after prune: {cached}/{total}"
