@@ -111,3 +111,11 @@ def container_tests(session: nox.Session, service: str) -> None:
         "coverage", "xml", f"--data-file={data}", "-o", str(reports / "coverage-containers.xml")
     )
     session.run("coverage", "report", f"--data-file={data}", "--skip-covered", "--skip-empty")
+
+
+@nox.session(tags=["bench"])
+def bench(session: nox.Session) -> None:
+    """Benchmarks against the naive baseline; `-- --quick` is the CI smoke run (not default)."""
+    s.sync(session, "api", "orchestrator", "worker", "tools")
+    s.ensure_test_images()
+    session.run("inv", "bench", *session.posargs)

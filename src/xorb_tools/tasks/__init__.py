@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
-from xorb_tools.tasks import config, doctor, images, report
+from xorb_tools.tasks import bench, config, doctor, images, report
 from xorb_tools.tasks import stack as stack_tasks
 
 
@@ -20,6 +20,7 @@ def namespace() -> Collection:
     ns.add_task(doctor.doctor)
     ns.add_task(report.security_scan)
     ns.add_task(report.size_report)
+    ns.add_task(bench.bench)
     ns.add_collection(Collection("config", config.validate))
     for stack_task in (
         stack_tasks.up,

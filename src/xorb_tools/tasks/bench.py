@@ -1,0 +1,36 @@
+"""``inv bench``: the benchmark of issue 10 (a measurement, never a pass/fail test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke.context import Context
+from invoke.tasks import task
+
+from xorb_tools.bench import report, runner
+from xorb_tools.services import ROOT
+from xorb_tools.tasks._util import console, user_errors
+
+
+@task(
+    help={
+        "quick": "one run of each figure (the CI smoke check that the runner works)",
+        "runs": "cold rounds (default 2, or 1 with --quick); each adds ~8 min on 2 cores",
+        "output": "JSON report path; the markdown table goes beside it (.md)",
+        "ca_cert": "CA bundle for a TLS-intercepting proxy (default PIP_CERT, SSL_CERT_FILE, ...)",
+    },
+)
+@user_errors
+def bench(
+    c: Context,
+    quick: bool = False,
+    runs: int = 0,
+    output: str = "reports/bench.json",
+    ca_cert: str | None = None,
+) -> None:
+    """Benchmark builds, caches, sizes and startup against the naive baseline."""
+    settings = runner.Settings.for_mode(quick, runs, ca_cert)
+    figures, meta = runner.run(ROOT, settings, console.print)
+    out = Path(output) if Path(output).is_absolute() else ROOT / output
+    console.print(report.write(figures, meta, out), markup=False)
+    console.print(f"Wrote {out} and {out.with_suffix('.md')}")
