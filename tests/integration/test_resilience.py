@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +21,15 @@ from sqlalchemy import select
 from common.db import JobResult, create_db_engine, session_factory
 from common.settings import XorbConfig
 
-from .conftest import JWT_SECRET, LOG_DIR, Service, free_port, wait_for, worker_health_port
+from .conftest import (
+    JWT_SECRET,
+    LOG_DIR,
+    Service,
+    free_port,
+    make_config,
+    wait_for,
+    worker_health_port,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -58,8 +67,11 @@ class Jobs:
 
 
 @pytest.fixture
-def jobs(config: XorbConfig) -> Iterator[Jobs]:
-    helper = Jobs(config)
+def jobs(service_env: dict[str, str], migrated: None) -> Iterator[Jobs]:
+    """Jobs on a queue of this test's own: jobs other tests left behind (schemathesis posts
+    many, some up to 30 s long) never run ahead of this test's job on its worker."""
+    queue = f"{service_env['WORKER_QUEUE']}-{uuid.uuid4().hex[:8]}"
+    helper = Jobs(make_config(service_env, WORKER_QUEUE=queue))
     yield helper
     helper.close()
 
@@ -87,7 +99,7 @@ def test_sigterm_during_a_slow_request_lets_it_finish(spawn: Callable[..., Servi
 
 @pytest.mark.timeout(120)
 def test_sigterm_during_a_job_lets_it_complete(spawn: Callable[..., Service], jobs: Jobs) -> None:
-    worker = spawn("worker", WORKER_CONCURRENCY="1")
+    worker = spawn("worker", WORKER_QUEUE=jobs.queue.name, WORKER_CONCURRENCY="1")
     worker_health_port(worker)
     job_id = jobs.enqueue(duration=3)
     wait_for(lambda: jobs.status(job_id) == "started", 30, "the job to start")
@@ -102,12 +114,12 @@ def test_sigterm_during_a_job_lets_it_complete(spawn: Callable[..., Service], jo
 def test_killed_service_job_runs_again_after_restart(
     spawn: Callable[..., Service], jobs: Jobs
 ) -> None:
-    first = spawn("worker", WORKER_CONCURRENCY="1")
+    first = spawn("worker", WORKER_QUEUE=jobs.queue.name, WORKER_CONCURRENCY="1")
     worker_health_port(first)
     job_id = jobs.enqueue(duration=2)
     wait_for(lambda: jobs.status(job_id) == "started", 30, "the job to start")
     first.kill_group()  # like `docker kill`: supervisor and workers at once
-    worker_health_port(spawn("worker", WORKER_CONCURRENCY="1"))
+    worker_health_port(spawn("worker", WORKER_QUEUE=jobs.queue.name, WORKER_CONCURRENCY="1"))
     wait_for(lambda: jobs.status(job_id) == "finished", 60, "the recovered job")
     row = jobs.row(job_id)
     assert row is not None
@@ -138,7 +150,7 @@ def _children(pid: int) -> set[int]:
 
 @pytest.mark.timeout(240)
 def test_no_job_lost_across_20_worker_kills(spawn: Callable[..., Service], jobs: Jobs) -> None:
-    service = spawn("worker", WORKER_CONCURRENCY="2")
+    service = spawn("worker", WORKER_QUEUE=jobs.queue.name, WORKER_CONCURRENCY="2")
     worker_health_port(service)
     job_ids = [jobs.enqueue(duration=1.0, text=f"job {n}") for n in range(24)]
     killed: list[str] = []
