@@ -193,7 +193,7 @@ def plan(project: Project, options: Options) -> BuildPlan:
         raise XorbError("--no-cache-filter needs the bake builder: drop --sequential.")
     services = project.select(options.services)
     git = gitinfo.read(project.root)
-    version = gitinfo.validate_version(options.version or _project_version(project))
+    version = gitinfo.validate_version(options.version or project.version)
     reg = options.registry or (project.registry if options.push else None)
     mode = cache.pick_mode(options.cache, push=options.push)
     ca_bundle = ca.find(options.ca_cert)
@@ -244,13 +244,6 @@ def plan(project: Project, options: Options) -> BuildPlan:
             )
         )
     return BuildPlan(project, options, base, reason, ca_bundle, reg, builds)
-
-
-def _project_version(project: Project) -> str:
-    import tomllib
-
-    with (project.root / "pyproject.toml").open("rb") as fh:
-        return str(tomllib.load(fh)["project"]["version"])
 
 
 # ----------------------------------------------------------------------------- running

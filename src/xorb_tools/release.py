@@ -15,12 +15,7 @@ LABEL_ENVIRONMENT = "io.xorb.environment"
 
 
 def _version(project: Project, version: str | None) -> str:
-    if version:
-        return gitinfo.validate_version(version)
-    import tomllib
-
-    with (project.root / "pyproject.toml").open("rb") as fh:
-        return str(tomllib.load(fh)["project"]["version"])
+    return gitinfo.validate_version(version or project.version)
 
 
 def push(

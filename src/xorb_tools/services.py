@@ -40,6 +40,7 @@ class Project:
     """Project-wide settings from ``[tool.xorb]``."""
 
     root: Path
+    version: str
     registry: str
     base_image: str
     local_base_image: str
@@ -100,8 +101,11 @@ def parse(data: Mapping[str, object], root: Path = ROOT) -> Project:
     if not isinstance(xorb, dict):
         raise XorbError(f"{PYPROJECT.name} has no [tool.xorb] table.")
     rows: Sequence[dict[str, object]] = xorb.get("services", [])
+    meta = data.get("project", {})
+    version = str(meta.get("version", "0.0.0")) if isinstance(meta, Mapping) else "0.0.0"
     return Project(
         root=root,
+        version=version,
         registry=str(xorb.get("registry", "localhost:5000")),
         base_image=str(xorb["base-image"]),
         local_base_image=str(xorb["local-base-image"]),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from xorb_tools import base_image, engine, images, services, testinfra
+from xorb_tools import base_image, engine, images, services, testinfra, workspace
 from xorb_tools.errors import XorbError
 from xorb_tools.services import ROOT, Project
 
@@ -47,20 +47,8 @@ def run_inv(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> 
 
 
 def copy_repo(dest: Path) -> Path:
-    """A copy of the tracked tree (plus uncommitted edits) for tests that change files."""
-    files = subprocess.run(
-        ["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    for rel in files:
-        src = ROOT / rel
-        if src.is_file():
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
-    return dest
+    """A copy of the checkout (tracked plus uncommitted files) for tests that change files."""
+    return workspace.copy_repo(ROOT, dest)
 
 
 def image_id(ref: str) -> str:
@@ -102,3 +90,25 @@ def infra() -> Iterator[testinfra.TestInfra]:
 
 def uncompressed_mb(ref: str) -> float:
     return images.uncompressed_size(ref) / images.MB
+
+
+DEPS_STEP = re.compile(r"^#(\d+) \[(?:\S+ )?deps-(?:common|service) \d+/\d+\] RUN", re.M)
+
+
+def deps_steps_cached(log: str) -> tuple[int, int]:
+    """(cached, total) dependency-install steps in a plain-progress build log."""
+    ids = set(DEPS_STEP.findall(log))
+    cached = {i for i in ids if re.search(rf"^#{i} CACHED$", log, re.M)}
+    return len(cached), len(ids)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repository whose files a test module may change."""
+    return copy_repo(tmp_path_factory.mktemp("repo"))
+
+
+@pytest.fixture(scope="module")
+def cache_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A local build cache of the test module's own."""
+    return {"XORB_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}

@@ -8,35 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker.conftest import copy_repo, image_id, run_inv
+from tests.docker.conftest import deps_steps_cached, image_id, run_inv
 from xorb_tools import cache
 from xorb_tools.services import Project
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-DEPS_STEP = re.compile(r"^#(\d+) \[(?:\S+ )?deps-(?:common|service) \d+/\d+\] RUN", re.M)
-
 
 def _ids(project: Project, tag: str) -> dict[str, str]:
     return {s.name: image_id(s.ref(tag)) for s in project.services}
-
-
-def _deps_steps_cached(log: str) -> tuple[int, int]:
-    """(cached, total) dependency-install steps in a plain-progress build log."""
-    ids = set(DEPS_STEP.findall(log))
-    cached = {i for i in ids if re.search(rf"^#{i} CACHED$", log, re.M)}
-    return len(cached), len(ids)
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the repository whose files these tests may change."""
-    return copy_repo(tmp_path_factory.mktemp("repo"))
-
-
-@pytest.fixture(scope="module")
-def cache_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return {"XORB_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
 
 
 def test_noop_rebuild_changes_no_digest_and_every_step_is_cached(
@@ -68,7 +48,7 @@ def test_changing_the_api_rebuilds_only_the_api_image(
     assert after["api"] != before["api"]
     assert after["orchestrator"] == before["orchestrator"]
     assert after["worker"] == before["worker"]
-    cached, total = _deps_steps_cached(result.out)
+    cached, total = deps_steps_cached(result.out)
     assert total and cached == total, "a source change must not reinstall dependencies"
 
 

@@ -8,22 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker.conftest import copy_repo, run_inv
-from tests.docker.test_build_cache import _deps_steps_cached
+from tests.docker.conftest import deps_steps_cached, run_inv
 from xorb_tools import engine
 from xorb_tools.services import Project
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return copy_repo(tmp_path_factory.mktemp("repo"))
-
-
-@pytest.fixture(scope="module")
-def cache_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return {"XORB_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
 
 
 def test_pruned_builder_reuses_the_local_cache(
@@ -33,7 +22,7 @@ def test_pruned_builder_reuses_the_local_cache(
     engine.client().buildx.prune(all=True)
     result = run_inv("build", "--cache", "local", cwd=repo, env=cache_env)
     assert result.code == 0, result.out
-    cached, total = _deps_steps_cached(result.out)
+    cached, total = deps_steps_cached(result.out)
     assert total and cached == total, f"deps rebuilt after prune: {cached}/{total}"
 
 
@@ -45,5 +34,5 @@ def test_pruned_builder_reuses_the_registry_cache(
     engine.client().buildx.prune(all=True)
     result = run_inv(*args, cwd=repo, env=cache_env)
     assert result.code == 0, result.out
-    cached, total = _deps_steps_cached(result.out)
+    cached, total = deps_steps_cached(result.out)
     assert total and cached == total, f"deps rebuilt after prune: {cached}/{total}"

@@ -48,6 +48,7 @@ from xorb_tools.bench.report import Figure, Target, pair_ratios
 from xorb_tools.cache import dir_size
 from xorb_tools.errors import XorbError
 from xorb_tools.services import Project
+from xorb_tools.workspace import copy_repo
 
 PREFIX = "xorb-bench"
 VERSION = "bench"
@@ -115,25 +116,6 @@ class Samples:
 
     def add(self, key: str, seconds: float) -> None:
         self.times.setdefault(key, []).append(seconds)
-
-
-def copy_repo(src: Path, dest: Path) -> Path:
-    """Copy the tracked tree plus uncommitted and untracked (not ignored) files."""
-    listed = subprocess.run(
-        ["git", "-C", str(src), "ls-files", "-co", "--exclude-standard", "-z"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if listed.returncode != 0:
-        raise XorbError(f"Cannot list the files of {src} (git ls-files failed): run in a clone.")
-    for rel in filter(None, listed.stdout.split("\0")):
-        path = src / rel
-        if path.is_file():
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-    return dest
 
 
 def bench_project(root: Path) -> Project:

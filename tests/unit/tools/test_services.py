@@ -41,6 +41,10 @@ def test_unknown_environment_and_target() -> None:
         project.check_target("debug")
 
 
+def test_version_comes_from_the_project_table() -> None:
+    assert services.load().version == "0.1.0"
+
+
 def test_ref_with_and_without_registry() -> None:
     api = services.load().service("api")
     assert api.ref("1.0.0") == "xorb/api:1.0.0"
