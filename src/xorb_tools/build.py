@@ -296,77 +296,126 @@ def _fail(what: str, exc: DockerException, tail: list[str]) -> XorbError:
     return XorbError(f"{what} failed (docker exit {exc.return_code}):\n{detail}")
 
 
+_EXPORT_RACE = ("error writing layer blob", "only one connection allowed")
+
+
+class CacheExportFailed(XorbError):
+    """A bake built every image but a concurrent local cache export broke off."""
+
+
+def export_race(tail: Sequence[str]) -> bool:
+    """Whether a failed bake's last lines show a broken local cache export.
+
+    With the docker driver, BuildKit streams each target's local cache export back through
+    the client's session; when several targets export at once the session can refuse a
+    second connection ("only one connection allowed") or drop one mid-blob. The images are
+    built by then; only the export failed.
+    """
+    text = "\n".join(tail)
+    return "exporting cache to client directory" in text and any(m in text for m in _EXPORT_RACE)
+
+
 def run(build_plan: BuildPlan, *, echo: bool = True) -> list[Result]:
-    """Build every image of the plan; on failure keep old images and caches, then raise."""
-    client = engine.client()
+    """Build every image of the plan; on failure keep old images and caches, then raise.
+
+    A bake whose concurrent local cache exports broke off (:func:`export_race`) is finished
+    target by target: the builder has every layer by then, so that costs the exports only.
+    """
     opts = build_plan.options
-    names = [b.service.name for b in build_plan.builds]
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="xorb-build-") as tmp:
         try:
-            if opts.parallel:
-                bake_file = Path(tmp) / "bake.json"
-                bake_file.write_text(json.dumps(build_plan.bake_definition(), indent=2))
-                meta_file = Path(tmp) / "metadata.json"
-                counter = _StepCounter(names, None)
-                tail: list[str] = []
-                started = time.monotonic()
-                try:
-                    lines = client.buildx.bake(
-                        targets=names,
-                        files=[bake_file],
-                        load=not opts.push,
-                        push=opts.push,
-                        progress="plain",
-                        metadata_file=meta_file,
-                        stream_logs=True,
-                    )
-                    _stream(lines, counter, echo, tail)  # type: ignore[arg-type]
-                except DockerException as exc:
-                    raise _fail("docker buildx bake", exc, tail) from None
-                elapsed = time.monotonic() - started
-                meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
-                for b in build_plan.builds:
-                    results.append(
-                        _result(b, meta.get(b.service.name, {}), elapsed, counter, opts.push)
-                    )
+            if not opts.parallel:
+                results = _sequential(build_plan, Path(tmp), echo)
             else:
-                for b in build_plan.builds:
-                    meta_file = Path(tmp) / f"{b.service.name}.json"
-                    counter = _StepCounter(names, b.service.name)
-                    tail = []
-                    started = time.monotonic()
-                    try:
-                        built = client.buildx.build(
-                            build_plan.project.root,
-                            file=build_plan.project.root / DOCKERFILE,
-                            target=opts.target,
-                            build_args=b.args,
-                            tags=b.tags,
-                            labels=b.labels,
-                            cache_from=b.cache.cache_from or None,
-                            cache_to=b.cache.cache_to,
-                            secrets=build_plan.secrets,
-                            load=not opts.push,
-                            push=opts.push,
-                            platforms=list(opts.platforms) or None,
-                            provenance=opts.provenance,
-                            sbom=opts.sbom or None,
-                            progress="plain",
-                            metadata_file=meta_file,
-                            stream_logs=True,
-                        )
-                        _stream(built, counter, echo, tail)  # type: ignore[arg-type]
-                    except DockerException as exc:
-                        raise _fail(f"Building {b.service.name}", exc, tail) from None
-                    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
-                    results.append(_result(b, meta, time.monotonic() - started, counter, opts.push))
+                try:
+                    results = _bake(build_plan, Path(tmp), echo)
+                except CacheExportFailed:
+                    print(
+                        "build: bake's concurrent local cache exports broke off (a BuildKit "
+                        "session limit of the docker driver); exporting target by target",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    for b in build_plan.builds:
+                        b.cache.discard()
+                    results = _sequential(build_plan, Path(tmp), echo)
         except BaseException:
             for b in build_plan.builds:
                 b.cache.discard()
             raise
     for b in build_plan.builds:
         b.cache.commit()
+    return results
+
+
+def _bake(build_plan: BuildPlan, tmp: Path, echo: bool) -> list[Result]:
+    opts = build_plan.options
+    names = [b.service.name for b in build_plan.builds]
+    bake_file = tmp / "bake.json"
+    bake_file.write_text(json.dumps(build_plan.bake_definition(), indent=2))
+    meta_file = tmp / "metadata.json"
+    counter = _StepCounter(names, None)
+    tail: list[str] = []
+    started = time.monotonic()
+    try:
+        lines = engine.client().buildx.bake(
+            targets=names,
+            files=[bake_file],
+            load=not opts.push,
+            push=opts.push,
+            progress="plain",
+            metadata_file=meta_file,
+            stream_logs=True,
+        )
+        _stream(lines, counter, echo, tail)  # type: ignore[arg-type]
+    except DockerException as exc:
+        local = any(b.cache.mode == "local" for b in build_plan.builds)
+        if local and not opts.no_cache_filter and export_race(tail):
+            raise CacheExportFailed(str(_fail("docker buildx bake", exc, tail))) from None
+        raise _fail("docker buildx bake", exc, tail) from None
+    elapsed = time.monotonic() - started
+    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+    return [
+        _result(b, meta.get(b.service.name, {}), elapsed, counter, opts.push)
+        for b in build_plan.builds
+    ]
+
+
+def _sequential(build_plan: BuildPlan, tmp: Path, echo: bool) -> list[Result]:
+    opts = build_plan.options
+    names = [b.service.name for b in build_plan.builds]
+    results = []
+    for b in build_plan.builds:
+        meta_file = tmp / f"{b.service.name}.json"
+        counter = _StepCounter(names, b.service.name)
+        tail: list[str] = []
+        started = time.monotonic()
+        try:
+            built = engine.client().buildx.build(
+                build_plan.project.root,
+                file=build_plan.project.root / DOCKERFILE,
+                target=opts.target,
+                build_args=b.args,
+                tags=b.tags,
+                labels=b.labels,
+                cache_from=b.cache.cache_from or None,
+                cache_to=b.cache.cache_to,
+                secrets=build_plan.secrets,
+                load=not opts.push,
+                push=opts.push,
+                platforms=list(opts.platforms) or None,
+                provenance=opts.provenance,
+                sbom=opts.sbom or None,
+                progress="plain",
+                metadata_file=meta_file,
+                stream_logs=True,
+            )
+            _stream(built, counter, echo, tail)  # type: ignore[arg-type]
+        except DockerException as exc:
+            raise _fail(f"Building {b.service.name}", exc, tail) from None
+        meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+        results.append(_result(b, meta, time.monotonic() - started, counter, opts.push))
     return results
 
 

@@ -173,3 +173,31 @@ def test_step_counter_counts_cache_hits_per_target() -> None:
         counter.feed(line)
     assert counter.counts("api") == (2, 2)
     assert counter.counts("worker") == (1, 2)
+
+
+# The last lines of a bake whose concurrent local cache exports broke off (CI, docker driver).
+_RACE_TAIL = [
+    "#60 [worker] exporting cache to client directory",
+    "#60 preparing build cache for export 13.6s done",
+    "#60 ERROR: error writing layer blob: failed to copy: rpc error: code = Unavailable desc = "
+    'connection error: desc = "transport: Error while dialing: only one connection allowed"',
+    "#61 [orchestrator] exporting cache to client directory",
+    "#61 ERROR: error writing layer blob: error reading from server: EOF: unavailable",
+    "ERROR: failed to solve: Unavailable: error writing layer blob: failed to copy",
+]
+
+
+def test_a_broken_concurrent_cache_export_is_recognised() -> None:
+    assert build.export_race(_RACE_TAIL)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        ["#12 [api deps-common 1/1] RUN uv pip install", "#12 ERROR: process did not complete"],
+        ["#9 exporting to image", "ERROR: failed to solve: no space left on device"],
+        [],
+    ],
+)
+def test_other_build_failures_are_not_retried(tail: list[str]) -> None:
+    assert not build.export_race(tail)
