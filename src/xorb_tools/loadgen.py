@@ -8,6 +8,11 @@ JSON body. :meth:`Load.now` is the same clock, so a test can mark "the switch ha
 ask what answered afterwards. A pacer thread hands out one token per request; when every
 sender is busy the tokens wait in a bounded queue, so the achieved rate (``rate()``) is
 what the server sustained, never more than asked.
+
+An idempotent request that meets a keep-alive connection the server closed before reading
+it (nginx closes idle ones on every graceful reload) is sent once more, as RFC 9112
+section 9.3.1 allows and browsers do; httpx does not. The sample is marked ``resent`` and
+``summary()`` counts them, so a report shows how often it happened.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from types import TracebackType
 
 import httpx
 
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -35,6 +42,7 @@ class Sample:
     latency: float
     version: str | None = None
     error: str | None = None
+    resent: bool = False
 
 
 @dataclass
@@ -84,6 +92,7 @@ class LoadResult:
             "p95_ms": round(self.percentile(95) * 1000, 1),
             "p99_ms": round(self.percentile(99) * 1000, 1),
             "statuses": dict(sorted(statuses.items())),
+            "resent_after_keepalive_close": sum(1 for s in self.samples if s.resent),
             "seconds": round(self.ended - self.started, 1),
         }
 
@@ -207,6 +216,14 @@ class Load:
                 self._record(self._one(client, request))
 
     def _one(self, client: httpx.Client, request: _Request) -> Sample:
+        sample = self._attempt(client, request)
+        closed = (sample.error or "").startswith("RemoteProtocolError: Server disconnected")
+        if sample.status == 0 and closed and request.method in IDEMPOTENT:
+            again = self._attempt(client, request)
+            return Sample(sample.at, again.status, again.latency, again.version, again.error, True)
+        return sample
+
+    def _attempt(self, client: httpx.Client, request: _Request) -> Sample:
         at = self.now()
         try:
             response = client.request(

@@ -86,3 +86,38 @@ def test_percentiles() -> None:
     assert result.percentile(50) == pytest.approx(0.050, abs=0.002)
     assert result.percentile(99) == pytest.approx(0.099, abs=0.002)
     assert result.rate() == pytest.approx(1.0)
+
+
+def test_a_get_on_a_keepalive_connection_the_server_closed_is_sent_once_more() -> None:
+    """A server that answers one request per connection and drops the next one unanswered,
+    as nginx does to a request written the instant a reload closed the idle connection."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                conn.recv(4096)  # the next request on the kept-alive connection: dropped
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        with Load(f"http://127.0.0.1:{port}/", rate=20, concurrency=1) as load:
+            time.sleep(0.6)
+    finally:
+        listener.close()
+    result = load.result()
+    assert result.failed() == []
+    assert any(s.resent for s in result.samples)
+    assert result.summary()["resent_after_keepalive_close"] == sum(
+        1 for s in result.samples if s.resent
+    )
