@@ -32,6 +32,9 @@ class WorkflowRequest(BaseModel):  # POST /workflows, API and orchestrator
     check_dependency: bool = Field(
         default=True, description="Call the external HTTP dependency (circuit-breaker guarded)"
     )
+    delay: float = Field(
+        default=0.0, ge=0, le=30, description="Durable timer before the result is stored, seconds"
+    )
 
 
 class WorkflowStarted(BaseModel):  # the orchestrator's answer to POST /workflows

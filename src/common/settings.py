@@ -11,6 +11,7 @@ production rules (files or Vault only, never the environment).
 from __future__ import annotations
 
 import re
+from importlib import metadata
 from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
@@ -23,6 +24,19 @@ from sqlalchemy.engine import URL, make_url
 
 Environment = Literal["development", "staging", "production", "test"]
 ENVIRONMENTS: tuple[Environment, ...] = ("development", "staging", "production", "test")
+
+FALLBACK_VERSION = "0.1.0"
+"""The project version (pyproject.toml) where the ``xorb`` distribution is not installed,
+i.e. inside the service images."""
+
+
+def package_version() -> str:
+    """The installed ``xorb`` distribution's version, else :data:`FALLBACK_VERSION`."""
+    try:
+        return metadata.version("xorb")
+    except metadata.PackageNotFoundError:
+        return FALLBACK_VERSION
+
 
 _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _MEMORY_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -149,6 +163,13 @@ class ApiServiceSettings(_Section):
     )
     debug_endpoints: bool = False
     docs_enabled: bool = True
+    version: str = Field(
+        default_factory=package_version,
+        min_length=1,
+        max_length=128,
+        validation_alias=AliasChoices("XORB_VERSION", "version"),
+        description="The running release, reported by /health (deploys set XORB_VERSION)",
+    )
     readiness_timeout: float = Field(default=2.0, gt=0)
 
 
@@ -166,6 +187,11 @@ class WorkerSettings(_Section):
         default=3, ge=1, description="Seconds a missed heartbeat is tolerated"
     )
     maintenance_interval: int = Field(default=1, ge=1)
+    db_retry_timeout: float = Field(
+        default=120.0,
+        ge=0,
+        description="Seconds a job keeps retrying a result write while PostgreSQL is away",
+    )
     shutdown_timeout: int = Field(default=60, ge=1)
     result_ttl: int = Field(default=86_400, ge=0)
     health_port: int = Field(default=9002, ge=0, le=65535)

@@ -1,4 +1,5 @@
-"""The text pipeline workflow: analyse, check the external dependency, store the result."""
+"""The text pipeline workflow: analyse, check the external dependency, wait ``delay`` seconds
+(a durable timer), store the result."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ STORE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempt
 class PipelineInput:
     text: str
     check_dependency: bool = True
+    delay: float = 0.0
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -52,6 +54,8 @@ class TextPipelineWorkflow:
                 )
             except ActivityError as exc:  # degrade: the pipeline still completes
                 dependency = {"status": "unavailable", "reason": str(exc.cause or exc)}
+        if request.delay > 0:  # a durable timer: it survives worker and server restarts
+            await workflow.sleep(timedelta(seconds=request.delay))
         workflow_id = workflow.info().workflow_id
         result = {"workflow_id": workflow_id, "stats": stats, "dependency": dependency}
         await workflow.execute_activity_method(

@@ -6,9 +6,12 @@ really kills it, and the memory check sees the job's memory) with:
 * a heartbeat thread that refreshes the job's StartedJobRegistry entry every
   ``heartbeat_interval`` seconds with a short TTL, so a killed worker's job is recovered in
   seconds rather than RQ's default of a minute or more;
-* ``WORKER_MAX_MEMORY``: after each job the process RSS is checked; over the limit the worker
-  finishes (the job is already done), exits with :data:`EXIT_MEMORY` and the supervisor
-  starts a fresh one;
+* ``WORKER_MAX_MEMORY``: the heartbeat thread checks the process RSS while a job runs; over
+  the limit, the job goes back through RQ's retry path (bounded by its ``Retry``) and the
+  process exits at once with :data:`EXIT_MEMORY`, long before the container's memory limit
+  would make the kernel kill it; the supervisor starts a fresh process and the job runs
+  again there. After each job the RSS is checked too (a leak across jobs): over the limit
+  the worker finishes and exits with :data:`EXIT_MEMORY` the same way;
 * abandoned-job recovery (requeue) before RQ's own registry cleanup.
 
 SIGTERM is RQ's warm shutdown: the current job completes, then the worker exits.
@@ -17,6 +20,7 @@ SIGTERM is RQ's warm shutdown: the current job completes, then the worker exits.
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import sys
 import threading
@@ -57,17 +61,40 @@ class XorbWorker(SimpleWorker):
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return int(self.job_monitoring_interval + self.heartbeat_grace)
 
-    def _beat(self, job: Job, execution: Execution, stop: threading.Event) -> None:
+    def _beat(self, job: Job, queue: Queue, execution: Execution, stop: threading.Event) -> None:
         while not stop.wait(self.job_monitoring_interval):
             try:
                 self.maintain_heartbeats(job, execution)
             except Exception as exc:  # a Redis blip must not kill the job
                 log.warning("heartbeat failed", job_id=job.id, error=type(exc).__name__)
+            rss = psutil.Process().memory_info().rss
+            if rss > self.max_memory and not stop.is_set():
+                self._give_up_for_memory(job, queue, execution, rss)
+
+    def _give_up_for_memory(self, job: Job, queue: Queue, execution: Execution, rss: int) -> None:
+        """Hand the job back to RQ (retried while it has retries left) and exit now."""
+        log.warning(
+            "memory limit exceeded during a job: retrying it in a fresh worker",
+            job_id=job.id,
+            rss=rss,
+            max_memory=self.max_memory,
+            worker=self.name,
+        )
+        try:
+            self.handle_job_failure(
+                job,
+                queue,
+                exc_string=f"worker memory {rss} bytes over WORKER_MAX_MEMORY {self.max_memory}",
+                execution=execution,
+            )
+        except Exception as exc:  # Redis away: the abandoned-job recovery requeues it
+            log.warning("could not hand the job back", job_id=job.id, error=type(exc).__name__)
+        os._exit(EXIT_MEMORY)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         execution = self.prepare_execution(job)
         stop = threading.Event()
-        beat = threading.Thread(target=self._beat, args=(job, execution, stop), daemon=True)
+        beat = threading.Thread(target=self._beat, args=(job, queue, execution, stop), daemon=True)
         beat.start()
         try:
             self.perform_job(job, queue, execution)

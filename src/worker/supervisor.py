@@ -57,7 +57,12 @@ class Supervisor:
     def __post_init__(self) -> None:
         self.redis = Redis.from_url(self.config.redis.get_url(), socket_timeout=10)
         self.queue = Queue(self.config.worker.queue, connection=self.redis)
-        self.scheduler = RQScheduler([self.queue], connection=self.redis)
+        # Named after the container (its hostname): a supervisor restarted after a crash
+        # takes its own scheduler lock back at once, instead of waiting out the lock's TTL
+        # (a minute) during which nobody would move due retries to the queue.
+        self.scheduler = RQScheduler(
+            [self.queue], connection=self.redis, name=f"xorb-supervisor-{os.uname().nodename}"
+        )
 
     # -- processes -------------------------------------------------------------------
     def spawn(self) -> None:

@@ -58,7 +58,11 @@ def fake_orchestrator(request: httpx.Request) -> httpx.Response:
     if request.url.path == "/ready":
         return httpx.Response(200, json={"status": "ok", "failed": []})
     if request.url.path == "/workflows" and request.method == "POST":
-        assert json.loads(request.content) == {"text": "hello", "check_dependency": False}
+        assert json.loads(request.content) == {
+            "text": "hello",
+            "check_dependency": False,
+            "delay": 0.0,
+        }
         return httpx.Response(202, json={"id": "wf-1", "run_id": "r-1", "status": "running"})
     if request.url.path == "/workflows/wf-1":
         return httpx.Response(

@@ -98,7 +98,7 @@ def test_start_and_read_a_workflow(http: httpx.Client, temporal: FakeTemporal) -
     assert body["id"].startswith("text-pipeline-")
     assert body == {"id": body["id"], "run_id": "run-1", "status": "running"}
     options = temporal.workflows[body["id"]]
-    assert options["arg"] == {"text": "a b c", "check_dependency": True}
+    assert options["arg"] == {"text": "a b c", "check_dependency": True, "delay": 0.0}
     assert options["task_queue"] == "xorb-orchestrator-test"
     status = http.get(f"/workflows/{body['id']}")
     assert status.status_code == 200
