@@ -80,6 +80,7 @@ def create_app(config: XorbConfig | None = None, services: Services | None = Non
     )
     if services is not None:
         app.state.services = services
+    app.state.version = config.api_service.version
     limiter = build_limiter(config)
     app.state.limiter = limiter
     for probe in (routes.health, routes.ready, routes.metrics):

@@ -36,8 +36,8 @@ debug = APIRouter(include_in_schema=False)
 
 
 @probes.get("/health", response_model=Health, summary="Liveness (no dependencies)")
-async def health() -> Health:
-    return Health(status="ok")
+async def health(request: Request) -> Health:
+    return Health(status="ok", version=request.app.state.version)
 
 
 @probes.get(

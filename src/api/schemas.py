@@ -45,6 +45,7 @@ class WorkflowAccepted(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+    version: str = Field(description="The running release (XORB_VERSION, e.g. the image tag)")
 
 
 class Readiness(BaseModel):

@@ -14,6 +14,7 @@ a problem is one :class:`XorbError` sentence and nothing has been created.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,8 +39,16 @@ WAIT_TIMEOUT = 300
 # Infrastructure images each stack runs (rows of xorb_tools.infra).
 INFRA: dict[str, tuple[str, ...]] = {
     "development": ("postgres", "redis", "temporal", "prometheus"),
+    "staging": ("postgres", "redis", "temporal", "prometheus", "nginx"),
     "production": ("postgres", "redis", "temporal", "prometheus", "nginx"),
 }
+PROJECT_PREFIX_VAR = "XORB_PROJECT_PREFIX"
+"""Compose project prefix (default ``xorb``): tests run their own stacks beside the real one."""
+SWITCH_DIR_VAR = "XORB_NGINX_SWITCH_DIR"
+"""Compose variable: the folder nginx includes ``*.conf`` from (the blue-green upstream)."""
+OVERRIDES_VAR = "XORB_COMPOSE_OVERRIDES"
+"""Compose files (``os.pathsep``-separated) merged over every stack's file: a site's or a
+test suite's own settings (e.g. shorter health checks), for compose and swarm alike."""
 
 
 def compose_file(environment: str, root: Path = ROOT) -> Path:
@@ -47,7 +56,8 @@ def compose_file(environment: str, root: Path = ROOT) -> Path:
     services.load().check_environment(environment)
     path = root / "compose" / f"docker-compose.{environment}.yml"
     if not path.is_file():
-        have = sorted(p.name.split(".")[1] for p in path.parent.glob("docker-compose.*.yml"))
+        names = (p.name.split(".")[1] for p in path.parent.glob("docker-compose.*.yml"))
+        have = sorted(n for n in names if n in services.load().environments)
         raise XorbError(
             f"There is no compose stack for {environment}: {path.relative_to(root)} does not "
             f"exist (stacks: {', '.join(have) or 'none'})."
@@ -55,9 +65,28 @@ def compose_file(environment: str, root: Path = ROOT) -> Path:
     return path
 
 
+def override_files() -> list[Path]:
+    """The files :data:`OVERRIDES_VAR` names; one sentence when one is missing."""
+    paths = [Path(p) for p in os.environ.get(OVERRIDES_VAR, "").split(os.pathsep) if p]
+    for path in paths:
+        if not path.is_file():
+            raise XorbError(f"{OVERRIDES_VAR} names {path}, which is not a file: fix or unset it.")
+    return [p.resolve() for p in paths]
+
+
 def project_name(environment: str) -> str:
     """The compose project (``inv clean`` removes containers labelled with it)."""
-    return f"xorb-{environment}"
+    return f"{os.environ.get(PROJECT_PREFIX_VAR) or 'xorb'}-{environment}"
+
+
+def switch_dir(environment: str) -> Path:
+    """The folder (0755) mounted into nginx whose ``*.conf`` pick the live blue-green colour."""
+    from xorb_tools import deploylog
+
+    path = deploylog.state_dir() / project_name(environment) / "nginx"
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o755)
+    return path
 
 
 def image_tag(environment: str) -> str:
@@ -101,6 +130,8 @@ class Stack:
     profiles: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """One-line remarks for the user (e.g. Grafana left out)."""
+    extra_files: list[Path] = field(default_factory=list)
+    """Compose files merged over :attr:`file` (a test suite's own settings)."""
     _docker: DockerClient | None = None
 
     @property
@@ -120,7 +151,7 @@ class Stack:
             base = engine.client().client_config
             self._docker = DockerClient(
                 client_call=list(base.client_call),
-                compose_files=[self.file],
+                compose_files=[self.file, *self.extra_files],
                 compose_project_name=self.project,
                 compose_env_files=[self.env_file],
                 compose_profiles=list(self.profiles),
@@ -151,9 +182,11 @@ def open_stack(
     variables = {
         "XORB_SECRETS": str(secrets_folder(secrets_dir)),
         "XORB_IMAGE_TAG": image_tag(environment),
+        SWITCH_DIR_VAR: str(switch_dir(environment)),
     }
-    stack = Stack(environment, path, variables)
+    stack = Stack(environment, path, variables, extra_files=override_files())
     if resolve_images:
+        engine.require_daemon()  # one sentence, not a traceback from the first image lookup
         docker = engine.client()
         variables.update(infra.resolve_env(INFRA.get(environment, ()), client=docker))
         ref = variables.setdefault("XORB_GRAFANA_IMAGE", GRAFANA_DEFAULT)
@@ -174,6 +207,7 @@ def open_stack(
 
 def render(stack: Stack) -> dict[str, Any]:
     """``docker compose config`` as a dict; a broken compose file is one XorbError."""
+    engine.compose_version()  # no compose plugin: say so, not "unknown flag: --file"
     with engine.docker_errors(f"Validating {stack.file.relative_to(ROOT)} (docker compose config)"):
         config = stack.docker.compose.config(return_json=True)
     if not isinstance(config, dict):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from xorb_tools.tasks import bench, config, doctor, images, report
+from xorb_tools.tasks import deploy as deploy_tasks
 from xorb_tools.tasks import stack as stack_tasks
+from xorb_tools.tasks import swarm as swarm_tasks
 
 
 def namespace() -> Collection:
@@ -29,11 +31,14 @@ def namespace() -> Collection:
         stack_tasks.ps,
         stack_tasks.restart,
         stack_tasks.scale,
-        stack_tasks.deploy,
         stack_tasks.exec_,
         stack_tasks.stats,
     ):
         ns.add_task(stack_task)
     ns.add_collection(Collection("secrets", stack_tasks.secrets_init))
+    ns.add_collection(swarm_tasks.collection())
+    ns.add_collection(deploy_tasks.collection())
+    ns.add_task(deploy_tasks.rollback)
+    ns.add_task(deploy_tasks.smoke_test)
     ns.configure({"run": {"echo": True, "pty": False}})
     return ns

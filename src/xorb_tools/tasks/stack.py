@@ -1,4 +1,5 @@
-"""Stack tasks: up, down, logs, ps, restart, scale, deploy, exec, stats and secrets.init.
+"""Stack tasks: up, down, logs, ps, restart, scale, exec, stats and secrets.init (deploy:
+:mod:`xorb_tools.tasks.deploy`).
 
 Services are named with ``--service`` (repeatable or comma-separated): invoke reads a bare
 word after a task as the next task's name. ``inv exec`` and ``inv scale`` also take what
@@ -13,6 +14,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from xorb_tools import stack as stack_mod
+from xorb_tools.errors import XorbError
 from xorb_tools.tasks._util import console, split_names, table, user_errors
 
 ENV_HELP = "development | production (the stacks in compose/)"
@@ -128,6 +130,8 @@ def restart(
     help={
         "scales": "SERVICE=N, comma-separated (e.g. worker=4,api=2; more after a standalone --)",
         "environment": ENV_HELP,
+        "engine": "compose (default: this host's stack) | swarm (the environment's swarm stack)",
+        "timeout": "seconds to wait until the replicas run and are healthy (default 300)",
         "secrets_dir": SECRETS_HELP,
     },
 )
@@ -136,39 +140,32 @@ def scale(
     c: Context,
     scales: str,
     environment: str = "development",
-    secrets_dir: str | None = None,
-) -> None:
-    """Set replica counts: `inv scale worker=4` or `inv scale worker=4,api=2`."""
-    pairs = split_names([scales]) + tuple(shlex.split(c.remainder or ""))
-    wanted = stack_mod.parse_scales(pairs)
-    stack = _open(environment, secrets_dir)
-    stack_mod.up(stack, list(wanted), scales=wanted)
-    _health_table(stack)
-
-
-@task(
-    auto_shortflags=False,
-    help={
-        "environment": ENV_HELP,
-        "timeout": "seconds to wait for healthy services (default 300)",
-        "secrets_dir": SECRETS_HELP,
-    },
-)
-@user_errors
-def deploy(
-    c: Context,
-    environment: str = "production",
+    engine: str = "compose",
     timeout: int = stack_mod.WAIT_TIMEOUT,
     secrets_dir: str | None = None,
 ) -> None:
-    """Deploy an environment: build missing images, migrate, start and wait, report health."""
+    """Set replica counts: `inv scale worker=4` or `inv scale api=5 --engine swarm`."""
+    if engine not in ("compose", "swarm"):
+        raise XorbError(f"Unknown engine {engine!r}: use compose or swarm.")
+    pairs = split_names([scales]) + tuple(shlex.split(c.remainder or ""))
+    wanted = stack_mod.parse_scales(pairs)
+    if engine == "swarm":
+        from xorb_tools import swarm
+
+        states = swarm.scale(environment, wanted, timeout=timeout)
+        table(
+            f"{swarm.stack_name(environment)}: replicas",
+            ["service", "state", "detail"],
+            [(s.name, s.state, s.detail) for s in states],
+        )
+        if any(s.state != "converged" for s in states):
+            raise XorbError(
+                f"Scaling did not finish within {timeout}s: see the table (`docker service ps`)."
+            )
+        return
     stack = _open(environment, secrets_dir)
-    rows = stack_mod.deploy(stack, timeout=timeout)
-    table(
-        f"{stack.project}: health per container",
-        ["container", "service", "state", "health"],
-        [(r.name, r.service, r.state, r.health) for r in rows],
-    )
+    stack_mod.up(stack, list(wanted), scales=wanted, timeout=timeout)
+    _health_table(stack)
 
 
 @task(

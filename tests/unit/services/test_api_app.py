@@ -11,7 +11,7 @@ from api.app import create_app
 from api.gunicorn_conf import default_workers
 from api.services import DependencyUnavailable, JobRecord, Services, WorkflowRecord
 from common.config_manager import build_config
-from common.settings import XorbConfig
+from common.settings import XorbConfig, package_version
 
 
 class FakeJobs:
@@ -77,10 +77,19 @@ def client(config: XorbConfig, services: Services) -> Iterator[TestClient]:
 def test_health(client: TestClient) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "version": package_version()}
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
     assert len(response.headers["x-request-id"]) == 32
+
+
+def test_health_reports_the_deployed_version(
+    monkeypatch: pytest.MonkeyPatch, services: Services
+) -> None:
+    monkeypatch.setenv("XORB_VERSION", "bg-2")
+    monkeypatch.setenv("API_RATE_LIMIT_STORAGE", "memory://")
+    with TestClient(create_app(build_config("test"), services)) as client:
+        assert client.get("/health").json() == {"status": "ok", "version": "bg-2"}
 
 
 def test_request_id_is_propagated(client: TestClient) -> None:

@@ -35,7 +35,11 @@ def test_environment_without_a_stack_names_the_stacks() -> None:
 
 def test_open_stack_variables_never_hold_secret_values(tmp_path: Path) -> None:
     s = stack.open_stack("production", secrets_dir=tmp_path, resolve_images=False)
-    assert s.variables == {"XORB_SECRETS": str(tmp_path.resolve()), "XORB_IMAGE_TAG": "production"}
+    assert s.variables == {
+        "XORB_SECRETS": str(tmp_path.resolve()),
+        "XORB_IMAGE_TAG": "production",
+        stack.SWITCH_DIR_VAR: str(stack.switch_dir("production")),  # a folder, not a secret
+    }
     assert s.env_file.name == "xorb-production.env"
     assert stack.env_lines(s.variables).splitlines()[0].startswith("XORB_IMAGE_TAG=")
 

@@ -1,0 +1,52 @@
+"""Fixtures for the deploy suites (``nox -s deploy``): real stacks, real load, own ports."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.docker.conftest import run_inv
+from xorb_tools import engine
+from xorb_tools.errors import XorbError
+
+
+def free_ports(count: int) -> list[str]:
+    """``count`` distinct TCP ports nothing listens on now (never the well-known defaults)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [str(s.getsockname()[1]) for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _engine() -> None:
+    try:
+        engine.require_daemon()
+    except XorbError as exc:
+        pytest.exit(f"the deploy suite needs a Docker engine: {exc}", returncode=1)
+
+
+@pytest.fixture(scope="module")
+def production_secrets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A module's own production secrets (``inv secrets.init``), TLS certificate included."""
+    folder = tmp_path_factory.mktemp("secrets") / "secrets"
+    result = run_inv("secrets.init", "--environment", "production", "--secrets-dir", str(folder))
+    assert result.code == 0, result.out
+    return folder
+
+
+@pytest.fixture(scope="module")
+def api_image() -> Iterator[str]:
+    """``xorb/api:production`` built from this checkout (``/health`` reports the version)."""
+    result = run_inv("build", "--service", "api", "--target", "production", "--quiet")
+    assert result.code == 0, result.out
+    yield "xorb/api:production"
