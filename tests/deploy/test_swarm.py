@@ -1,0 +1,312 @@
+"""Rolling updates and scaling on a single-node Docker Swarm, under load through nginx.
+
+The module makes this engine a swarm manager if it is not one (and leaves the swarm at the
+end only then), and deploys the production stack of its own (``xorb-swt-production``: free
+ports, its own state dir and secrets) with the settings these hosts need (``dnsrr``
+endpoints and host-mode ports: no IPVS here) and short waits: a compose override file
+(``XORB_COMPOSE_OVERRIDES``) shortens the release services' health checks, variables
+shorten the update delay and monitor, reservations are off and replicas few. The API image
+of this checkout is tagged ``sw-1`` and ``sw-2``; ``sw-bad`` never answers its health
+check. Load: ``/health`` over HTTPS through nginx. Figures go to ``reports/swarm.json``;
+speed is reported, never asserted. Removed at the end: the stack, its volumes, the tags.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from python_on_whales import Config, Secret, Volume
+
+from tests.deploy.conftest import free_ports
+from tests.docker.conftest import Inv, run_inv
+from xorb_tools import deploylog, engine, services, sessions, swarm
+from xorb_tools import stack as stack_mod
+from xorb_tools.loadgen import Load, LoadResult
+
+pytestmark = [pytest.mark.docker, pytest.mark.deploy]
+
+PREFIX = "xorb-swt"
+ENVIRONMENT = "production"
+STACK = f"{PREFIX}-{ENVIRONMENT}"
+V1, V2, BAD = "sw-1", "sw-2", "sw-bad"
+RATE = 20.0
+TIMEOUT = 420
+FAST_HEALTH = """\
+# Release services: a task not healthy 45 s after it started (plus four failed probes) is
+# unhealthy and swarm rolls its update back. Swarm also stops a running task that turns
+# unhealthy, so the probes tolerate a starved host (2 cores shared with other suites): a
+# probe may take 10 s and four in a row must fail.
+x-fast: &fast {interval: 4s, timeout: 10s, retries: 4, start_period: 45s, start_interval: 1s}
+services:
+  api: {healthcheck: *fast}
+  orchestrator: {healthcheck: *fast}
+  worker: {healthcheck: *fast}
+"""
+REPORT: dict[str, object] = {}
+
+
+@dataclass(frozen=True)
+class Site:
+    """The module's swarm stack: its environment, secrets and where nginx answers."""
+
+    env: dict[str, str]
+    secrets: Path
+    https: str
+
+    def inv(self, *args: str) -> Inv:
+        return run_inv(*args, env=self.env)
+
+    def load(self) -> Load:
+        # nginx retries another replica on a refused connection, which can take its connect
+        # timeout (5 s): the client waits longer than that.
+        return Load(f"{self.https}/health", rate=RATE, concurrency=8, timeout=20, verify=False)
+
+
+def _tag(version: str) -> None:
+    docker = engine.client()
+    for svc in services.load().services:
+        docker.image.tag(svc.ref("production"), svc.ref(version))
+
+
+def _bad_image(tmp: Path) -> None:
+    """An API image whose server never starts (its health check can never pass); the other
+    release images of that version are the production ones."""
+    (tmp / "Dockerfile").write_text(
+        'FROM xorb/api:production\nCMD ["python3", "-c", "import time; time.sleep(10**6)"]\n'
+    )
+    _tag(BAD)
+    engine.client().buildx.build(tmp, tags=[f"xorb/api:{BAD}"], load=True, progress=False)
+
+
+def _untag() -> None:
+    docker = engine.client()
+    refs = [s.ref(v) for s in services.load().services for v in (V1, V2, BAD)]
+    present = [r for r in refs if docker.image.exists(r)]
+    if present:
+        docker.image.remove(present, force=True)
+
+
+def _remove_stack() -> None:
+    """The stack, then (once its containers are gone, bounded) its volumes."""
+    docker = engine.client()
+    label = f"com.docker.stack.namespace={STACK}"
+    if docker.service.list(filters=[("label", label)]):
+        swarm.remove(STACK)
+    deadline = time.monotonic() + 120
+    while docker.container.list(all=True, filters=[("label", label)]):
+        if time.monotonic() > deadline:
+            docker.container.remove(
+                docker.container.list(all=True, filters=[("label", label)]), force=True
+            )
+            break
+        time.sleep(2)
+    volumes: list[Volume | str] = list(docker.volume.list(filters=[("label", label)]))
+    if volumes:
+        docker.volume.remove(volumes)
+    secrets: list[Secret | str] = [s.id for s in docker.secret.list(filters=[("label", label)])]
+    if secrets:
+        docker.secret.remove(secrets)
+    configs: list[Config | str] = [c.id for c in docker.config.list(filters={"label": label})]
+    if configs:
+        docker.config.remove(configs)
+
+
+@pytest.fixture(scope="module")
+def swarm_node() -> Iterator[None]:
+    """This engine as a swarm manager; only a swarm made here is left at the end."""
+    created = swarm.init()
+    yield
+    if created:
+        swarm.leave(force=True)
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory,
+    production_secrets: Path,
+    api_image: str,
+    swarm_node: None,
+) -> Iterator[Site]:
+    tmp = tmp_path_factory.mktemp("swarm")
+    override = tmp / "fast-health.yml"
+    override.write_text(FAST_HEALTH, encoding="utf-8")
+    http, https, prometheus, grafana = free_ports(4)
+    env = {
+        stack_mod.PROJECT_PREFIX_VAR: PREFIX,
+        stack_mod.OVERRIDES_VAR: str(override),
+        "XORB_STATE_DIR": str(tmp / "state"),
+        "XORB_HTTP_PORT": http,
+        "XORB_HTTPS_PORT": https,
+        "XORB_PROMETHEUS_PORT": prometheus,
+        "XORB_GRAFANA_PORT": grafana,
+        "XORB_ENDPOINT_MODE": "dnsrr",
+        "XORB_PUBLISH_MODE": "host",
+        swarm.RESERVATIONS_ENV: "off",
+        "XORB_API_REPLICAS": "2",
+        "XORB_API_WORKERS": "1",
+        "XORB_WORKER_REPLICAS": "1",
+        "XORB_UPDATE_DELAY": "2s",
+        "XORB_UPDATE_MONITOR": "5s",
+    }
+    _tag(V1)
+    _tag(V2)
+    _bad_image(tmp)
+    started = time.monotonic()
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        try:
+            outcome = swarm.deploy(
+                ENVIRONMENT, V1, secrets_dir=str(production_secrets), timeout=TIMEOUT
+            )
+            REPORT["first_deploy_seconds"] = round(time.monotonic() - started, 1)
+            assert outcome.outcome == "converged", outcome.detail
+            yield Site(env, production_secrets, f"https://127.0.0.1:{https}")
+        finally:
+            _remove_stack()
+            _untag()
+            reports = sessions.REPORTS
+            reports.mkdir(exist_ok=True)
+            (reports / "swarm.json").write_text(json.dumps(REPORT, indent=2) + "\n")
+
+
+def _version() -> str | None:
+    """The image tag of the API service's running tasks (one, or None when they differ)."""
+    snap = swarm.snapshot(STACK)
+    api = snap.services["api"]
+    images = {
+        str(t["Spec"]["ContainerSpec"]["Image"])
+        for t in snap.tasks_of(api)
+        if t.get("DesiredState") == "running"
+    }
+    return images.pop().rsplit(":", 1)[1] if len(images) == 1 else None
+
+
+def _running(service: str) -> int:
+    snap = swarm.snapshot(STACK)
+    return sum(
+        1
+        for t in snap.tasks_of(snap.services[service])
+        if t.get("DesiredState") == "running" and t["Status"]["State"] == "running"
+    )
+
+
+def _summary(result: LoadResult) -> dict[str, object]:
+    return {**result.summary(), "failed_samples": [s.__dict__ for s in result.failed()[:5]]}
+
+
+def _health(site: Site) -> dict[str, str]:
+    body = httpx.get(f"{site.https}/health", verify=False, timeout=20).json()
+    return {str(k): str(v) for k, v in body.items()}
+
+
+def test_rolling_update_converges_with_zero_failed_requests(site: Site) -> None:
+    assert _health(site).get("version") == V1
+    started = time.monotonic()
+    with site.load() as load:
+        time.sleep(2)
+        outcome = swarm.deploy(ENVIRONMENT, V2, secrets_dir=str(site.secrets), timeout=TIMEOUT)
+        converged = load.now()
+        time.sleep(3)
+    result = load.result()
+    REPORT["rolling_update"] = {
+        "seconds": round(time.monotonic() - started, 1),
+        **_summary(result),
+    }
+    assert outcome.outcome == "converged", outcome.detail
+    assert result.failed() == [], result.summary()
+    assert result.versions_after(converged) == {V2}
+    assert _version() == V2
+    record = deploylog.read(ENVIRONMENT)[-1]
+    assert (record.strategy, record.engine, record.version, record.outcome) == (
+        "rolling",
+        "swarm",
+        V2,
+        "converged",
+    )
+    assert record.digests["api"] == outcome.digests["api"]
+
+
+def test_unhealthy_update_is_rolled_back_and_reported(site: Site) -> None:
+    assert _version() == V2
+    started = time.monotonic()
+    with site.load() as load:
+        time.sleep(2)
+        result = site.inv(
+            "deploy",
+            "--environment",
+            ENVIRONMENT,
+            "--engine",
+            "swarm",
+            "--version",
+            BAD,
+            "--secrets-dir",
+            str(site.secrets),
+            "--timeout",
+            str(TIMEOUT),
+        )
+        finished = load.now()
+        time.sleep(3)
+    answers = load.result()
+    REPORT["rolled_back_update"] = {
+        "seconds": round(time.monotonic() - started, 1),
+        **_summary(answers),
+    }
+    assert result.code != 0, result.out
+    assert "rolled back" in result.out, result.out
+    assert "unhealthy" in result.out, result.out
+    assert answers.failed() == [], answers.summary()
+    assert answers.versions_after(finished) == {V2}
+    assert _version() == V2
+    assert any(r.version == BAD and r.outcome == "rolled-back" for r in deploylog.read())
+
+
+def test_scale_up_then_down_without_failed_requests(site: Site) -> None:
+    up = site.inv("scale", "api=5", "--engine", "swarm", "--environment", ENVIRONMENT)
+    assert up.code == 0, up.out
+    assert _running("api") == 5
+    started = time.monotonic()
+    with site.load() as load:
+        time.sleep(3)
+        down = site.inv("scale", "api=2", "--engine", "swarm", "--environment", ENVIRONMENT)
+        time.sleep(6)  # nginx re-resolves `api` every 5 s
+    result = load.result()
+    REPORT["scale_down"] = {"seconds": round(time.monotonic() - started, 1), **_summary(result)}
+    assert down.code == 0, down.out
+    assert _running("api") == 2
+    assert result.failed() == [], result.summary()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("scale", "api=3", "--engine", "kubernetes"), "Unknown engine 'kubernetes'"),
+        (("scale", "nosuch=3", "--engine", "swarm"), "Unknown service(s) nosuch"),
+        (("scale", "api=many", "--engine", "swarm"), "write SERVICE=N"),
+        (("deploy", "--engine", "swarm", "--version", "no such"), "not a"),
+        (("deploy", "--engine", "swarm", "--version", "sw-missing"), "not in the local image"),
+    ],
+)
+def test_bad_input_changes_nothing(site: Site, args: tuple[str, ...], says: str) -> None:
+    before = swarm.snapshot(STACK).services["api"]["Version"]["Index"]
+    extra = ("--secrets-dir", str(site.secrets)) if args[0] == "deploy" else ()
+    result = site.inv(*args, *extra, "--environment", ENVIRONMENT)
+    assert result.code != 0, result.out
+    assert says in result.out, result.out
+    assert "Traceback" not in result.out, result.out
+    assert swarm.snapshot(STACK).services["api"]["Version"]["Index"] == before
+
+
+def test_swarm_init_is_idempotent(site: Site) -> None:
+    result = site.inv("swarm.init")
+    assert result.code == 0, result.out
+    assert "already a swarm manager" in result.out, result.out
+    refused = site.inv("swarm.leave")
+    assert refused.code != 0 and "--force" in refused.out, refused.out
+    assert swarm.node_state() == ("active", True)
