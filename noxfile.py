@@ -22,6 +22,8 @@ nox.options.sessions = [
     "container_tests",
     "structure",
     "e2e",
+    "deploy",
+    "resilience",
     "docker",
 ]
 
@@ -87,6 +89,22 @@ def e2e(session: nox.Session) -> None:
     s.sync(session, "tools", "test")
     s.ensure_test_images()
     s.pytest(session, "tests/e2e", "-m", "e2e", name="e2e")
+
+
+@nox.session(tags=["docker"])
+def deploy(session: nox.Session) -> None:
+    """Blue-green (compose) and rolling (swarm) deploys, scaling and rollback, under load."""
+    s.sync(session, "tools", "test")
+    s.ensure_test_images(*s.PRODUCTION_INFRA)
+    s.pytest(session, "tests/deploy", "-m", "deploy", name="deploy")
+
+
+@nox.session(tags=["docker"])
+def resilience(session: nox.Session) -> None:
+    """The production stack under faults and load; figures in reports/resilience.json."""
+    s.sync(session, "api", "tools", "test")
+    s.ensure_test_images(*s.PRODUCTION_INFRA)
+    s.pytest(session, "tests/resilience", "-m", "resilience", name="resilience")
 
 
 @nox.session(tags=["docker"])

@@ -104,13 +104,16 @@ def report_dir() -> Path:
 
 
 TEST_INFRA = ("postgres", "redis", "temporal")
+PRODUCTION_INFRA = ("nginx", "prometheus")
+"""What the production stack runs besides TEST_INFRA (deploy and resilience sessions)."""
 
 
-def ensure_test_images() -> None:
+def ensure_test_images(*more_infra: str) -> None:
     """Provision what engine-driving sessions need and a fresh host lacks: a base image
     (the air-gapped one when the configured base cannot be pulled) and the PostgreSQL,
     Redis and Temporal images (official when available, else built from Debian packages).
-    Idempotent: existing images are reused."""
+    ``more_infra`` names further infrastructure images (e.g. the production stack's nginx
+    and Prometheus). Idempotent: existing images are reused."""
     from xorb_tools import base_image, engine, infra, services
     from xorb_tools.errors import XorbError
 
@@ -124,7 +127,7 @@ def ensure_test_images() -> None:
             client.image.pull(project.base_image, quiet=True)
         except Exception:  # any pull failure means: build it locally
             base_image.build(project.local_base_image)
-    for name in TEST_INFRA:
+    for name in (*TEST_INFRA, *more_infra):
         try:
             infra.resolve(name)
         except XorbError:

@@ -1,4 +1,7 @@
-"""Bad input to `inv build` and friends: one sentence, non-zero exit, nothing lost."""
+"""Bad input that needs a build or the doctor: a failed build keeps images and cache, and
+``inv doctor`` names what is missing. The table of bad input across every task (one
+sentence, non-zero exit, nothing started, removed or overwritten) is
+``tests/resilience/test_a_bad_input.py`` (``nox -s resilience``)."""
 
 from __future__ import annotations
 
@@ -7,43 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker.conftest import Inv, copy_repo, image_id, run_inv
+from tests.docker.conftest import copy_repo, image_id, run_inv
 from xorb_tools import cache
 from xorb_tools.services import Project
 
 pytestmark = pytest.mark.docker
-
-
-def _one_sentence(result: Inv, *needles: str) -> None:
-    assert result.code != 0
-    assert "Traceback" not in result.out
-    errors = [ln for ln in result.lines if ln.startswith("error:")]
-    assert len(errors) == 1, result.out
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-
-
-@pytest.mark.parametrize(
-    ("args", "needle"),
-    [
-        (("build", "--service", "nope"), "Unknown service 'nope'"),
-        (("build", "--target", "debug"), "Unknown target 'debug'"),
-        (("build", "--environment", "prod"), "Unknown environment 'prod'"),
-        (("build", "--version", "1..2"), "Invalid version"),
-        (("build", "--cache", "disk"), "Unknown cache mode 'disk'"),
-        (("build", "--ca-cert", "/nonexistent/ca.pem"), "is not a readable file"),
-        (("build", "--push", "--registry", "127.0.0.1:9"), "Registry 127.0.0.1:9 is unreachable"),
-        (("build", "--base-image", "nosuch/base:none"), "cannot be pulled"),
-        (("push", "--registry", "127.0.0.1:9", "--version", "0.0.0-absent"), "does not exist"),
-    ],
-)
-def test_bad_input_is_one_sentence(args: tuple[str, ...], needle: str) -> None:
-    _one_sentence(run_inv(*args), needle)
-
-
-def test_no_daemon_is_one_sentence() -> None:
-    result = run_inv("build", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
-    _one_sentence(result, "No Docker daemon answers", "start-docker.sh")
 
 
 def test_doctor_without_daemon_names_the_one_missing_line() -> None:
@@ -58,15 +29,6 @@ def test_doctor_is_all_ok_on_a_provisioned_host() -> None:
     result = run_inv("doctor")
     assert result.code == 0, result.out
     assert "MISSING" not in result.out
-
-
-def test_corrupt_cache_dir_is_one_sentence_and_left_alone(tmp_path: Path) -> None:
-    local = tmp_path / "production" / "api"
-    local.mkdir(parents=True)
-    (local / "index.json").write_text("{truncated")
-    result = run_inv("build", "--service", "api", env={"XORB_CACHE_DIR": str(tmp_path)})
-    _one_sentence(result, "is corrupt", "inv clean")
-    assert (local / "index.json").read_text() == "{truncated"
 
 
 def test_failed_build_keeps_images_and_cache(
