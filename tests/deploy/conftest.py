@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.docker.conftest import run_inv
+from tests.docker.conftest import Inv, run_inv
 from xorb_tools import engine
 from xorb_tools.errors import XorbError
+
+
+@dataclass(frozen=True)
+class Site:
+    """A suite's deployed stack: the environment its tasks run with, its secrets and where
+    nginx answers (HTTPS on loopback)."""
+
+    env: dict[str, str]
+    secrets: Path
+    https: str
+
+    def inv(self, *args: str) -> Inv:
+        return run_inv(*args, env=self.env)
 
 
 def free_ports(count: int) -> list[str]:

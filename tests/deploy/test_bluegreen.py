@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.deploy.conftest import free_ports
+from tests.deploy.conftest import Site, free_ports
 from tests.docker.conftest import Inv, run_inv
 from xorb_tools import bluegreen, deploylog, engine, sessions
 from xorb_tools import stack as stack_mod
@@ -38,17 +38,9 @@ BAD_TIMEOUT = "10"
 REPORT: dict[str, object] = {}
 
 
-@dataclass
 @dataclass(frozen=True)
-class Site:
-    """The module's deployed stack: how to run tasks against it and where it answers."""
-
-    env: dict[str, str]
-    secrets: Path
-    https: str
-
-    def inv(self, *args: str) -> Inv:
-        return run_inv(*args, env=self.env)
+class BlueGreenSite(Site):
+    """The module's stack, deployed blue-green."""
 
     def deploy(self, version: str, *extra: str) -> Inv:
         return self.inv(
@@ -99,7 +91,7 @@ def _bad_image(tmp: Path, base: str) -> str:
 @pytest.fixture(scope="module")
 def site(
     tmp_path_factory: pytest.TempPathFactory, production_secrets: Path, api_image: str
-) -> Iterator[Site]:
+) -> Iterator[BlueGreenSite]:
     state = tmp_path_factory.mktemp("state")
     http, https, prometheus, grafana = free_ports(4)
     env = {
@@ -118,7 +110,7 @@ def site(
     for version in VERSIONS:
         docker.image.tag(api_image, f"xorb/api:{version}")
     _bad_image(tmp_path_factory.mktemp("bad-image"), api_image)
-    site = Site(env, production_secrets, f"https://127.0.0.1:{https}")
+    site = BlueGreenSite(env, production_secrets, f"https://127.0.0.1:{https}")
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
@@ -143,7 +135,7 @@ def site(
     assert leftover == []
 
 
-def _health(site: Site) -> dict[str, str]:
+def _health(site: BlueGreenSite) -> dict[str, str]:
     body = httpx.get(f"{site.https}/health", verify=False, timeout=10).json()
     assert isinstance(body, dict)
     return body
@@ -170,13 +162,13 @@ def _summary(result: LoadResult) -> dict[str, object]:
     return summary
 
 
-def test_first_deploy_serves_through_nginx(site: Site) -> None:
+def test_first_deploy_serves_through_nginx(site: BlueGreenSite) -> None:
     assert _health(site) == {"status": "ok", "version": VERSIONS[0]}
     assert _live() == "blue"
     assert _running_colours() == {"blue": VERSIONS[0]}
 
 
-def test_ten_deploys_under_load_fail_no_request(site: Site) -> None:
+def test_ten_deploys_under_load_fail_no_request(site: BlueGreenSite) -> None:
     windows: list[tuple[float, float, str]] = []  # (deploy started, returned, version)
     seconds: list[float] = []
     load = site.load()
@@ -203,7 +195,7 @@ def test_ten_deploys_under_load_fail_no_request(site: Site) -> None:
     assert _running_colours() == {"blue": VERSIONS[0]}
 
 
-def test_rollback_switches_back_under_load(site: Site) -> None:
+def test_rollback_switches_back_under_load(site: BlueGreenSite) -> None:
     assert _live() == "blue"  # after ten deploys; green (bg-2) is stopped, kept for rollback
     load = site.load()
     with load:
@@ -228,7 +220,7 @@ def test_rollback_switches_back_under_load(site: Site) -> None:
     assert _running_colours() == {"green": VERSIONS[1]}
 
 
-def test_unhealthy_version_is_removed_and_the_old_one_keeps_serving(site: Site) -> None:
+def test_unhealthy_version_is_removed_and_the_old_one_keeps_serving(site: BlueGreenSite) -> None:
     load = site.load()
     with load:
         time.sleep(1)
@@ -263,7 +255,7 @@ def test_unhealthy_version_is_removed_and_the_old_one_keeps_serving(site: Site) 
     assert "Nothing to roll back to" in nothing.out and len(nothing.lines) == 1, nothing.out
 
 
-def test_history_lists_every_deploy(site: Site) -> None:
+def test_history_lists_every_deploy(site: BlueGreenSite) -> None:
     records = deploylog.read(ENVIRONMENT)
     outcomes = [r.outcome for r in records]
     # the first deploy and ten more, one rollback, the unhealthy one.
@@ -279,7 +271,7 @@ def test_history_lists_every_deploy(site: Site) -> None:
     assert shown.out.count("rolled-back") == 1 and shown.out.count(BAD) >= 1, shown.out
 
 
-def test_smoke_test_of_the_deployed_environment(site: Site) -> None:
+def test_smoke_test_of_the_deployed_environment(site: BlueGreenSite) -> None:
     result = site.inv("test", "--environment", ENVIRONMENT, "--secrets-dir", str(site.secrets))
     assert result.code == 0, result.out
     assert "job round trip" in result.out

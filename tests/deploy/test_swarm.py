@@ -23,8 +23,7 @@ import httpx
 import pytest
 from python_on_whales import Config, Secret, Volume
 
-from tests.deploy.conftest import free_ports
-from tests.docker.conftest import Inv, run_inv
+from tests.deploy.conftest import Site, free_ports
 from xorb_tools import deploylog, engine, services, sessions, swarm
 from xorb_tools import stack as stack_mod
 from xorb_tools.loadgen import Load, LoadResult
@@ -52,15 +51,8 @@ REPORT: dict[str, object] = {}
 
 
 @dataclass(frozen=True)
-class Site:
-    """The module's swarm stack: its environment, secrets and where nginx answers."""
-
-    env: dict[str, str]
-    secrets: Path
-    https: str
-
-    def inv(self, *args: str) -> Inv:
-        return run_inv(*args, env=self.env)
+class SwarmSite(Site):
+    """The module's swarm stack."""
 
     def load(self) -> Load:
         # nginx retries another replica on a refused connection, which can take its connect
@@ -132,7 +124,7 @@ def site(
     production_secrets: Path,
     api_image: str,
     swarm_node: None,
-) -> Iterator[Site]:
+) -> Iterator[SwarmSite]:
     tmp = tmp_path_factory.mktemp("swarm")
     override = tmp / "fast-health.yml"
     override.write_text(FAST_HEALTH, encoding="utf-8")
@@ -167,7 +159,7 @@ def site(
             )
             REPORT["first_deploy_seconds"] = round(time.monotonic() - started, 1)
             assert outcome.outcome == "converged", outcome.detail
-            yield Site(env, production_secrets, f"https://127.0.0.1:{https}")
+            yield SwarmSite(env, production_secrets, f"https://127.0.0.1:{https}")
         finally:
             _remove_stack()
             _untag()
@@ -201,12 +193,12 @@ def _summary(result: LoadResult) -> dict[str, object]:
     return {**result.summary(), "failed_samples": [s.__dict__ for s in result.failed()[:5]]}
 
 
-def _health(site: Site) -> dict[str, str]:
+def _health(site: SwarmSite) -> dict[str, str]:
     body = httpx.get(f"{site.https}/health", verify=False, timeout=20).json()
     return {str(k): str(v) for k, v in body.items()}
 
 
-def test_rolling_update_converges_with_zero_failed_requests(site: Site) -> None:
+def test_rolling_update_converges_with_zero_failed_requests(site: SwarmSite) -> None:
     assert _health(site).get("version") == V1
     started = time.monotonic()
     with site.load() as load:
@@ -233,7 +225,7 @@ def test_rolling_update_converges_with_zero_failed_requests(site: Site) -> None:
     assert record.digests["api"] == outcome.digests["api"]
 
 
-def test_unhealthy_update_is_rolled_back_and_reported(site: Site) -> None:
+def test_unhealthy_update_is_rolled_back_and_reported(site: SwarmSite) -> None:
     assert _version() == V2
     started = time.monotonic()
     with site.load() as load:
@@ -267,7 +259,7 @@ def test_unhealthy_update_is_rolled_back_and_reported(site: Site) -> None:
     assert any(r.version == BAD and r.outcome == "rolled-back" for r in deploylog.read())
 
 
-def test_scale_up_then_down_without_failed_requests(site: Site) -> None:
+def test_scale_up_then_down_without_failed_requests(site: SwarmSite) -> None:
     up = site.inv("scale", "api=5", "--engine", "swarm", "--environment", ENVIRONMENT)
     assert up.code == 0, up.out
     assert _running("api") == 5
@@ -293,7 +285,7 @@ def test_scale_up_then_down_without_failed_requests(site: Site) -> None:
         (("deploy", "--engine", "swarm", "--version", "sw-missing"), "not in the local image"),
     ],
 )
-def test_bad_input_changes_nothing(site: Site, args: tuple[str, ...], says: str) -> None:
+def test_bad_input_changes_nothing(site: SwarmSite, args: tuple[str, ...], says: str) -> None:
     before = swarm.snapshot(STACK).services["api"]["Version"]["Index"]
     extra = ("--secrets-dir", str(site.secrets)) if args[0] == "deploy" else ()
     result = site.inv(*args, *extra, "--environment", ENVIRONMENT)
@@ -303,7 +295,7 @@ def test_bad_input_changes_nothing(site: Site, args: tuple[str, ...], says: str)
     assert swarm.snapshot(STACK).services["api"]["Version"]["Index"] == before
 
 
-def test_swarm_init_is_idempotent(site: Site) -> None:
+def test_swarm_init_is_idempotent(site: SwarmSite) -> None:
     result = site.inv("swarm.init")
     assert result.code == 0, result.out
     assert "already a swarm manager" in result.out, result.out
