@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Callable
 
@@ -46,3 +47,17 @@ def _record_where_tests_ran(
     record_testsuite_property("python_executable", sys.executable)
     record_testsuite_property("uid", os.getuid())
     record_testsuite_property("image", os.environ.get("XORB_IMAGE_REF", "host"))
+
+
+def free_ports(count: int) -> list[str]:
+    """``count`` distinct TCP ports nothing listens on now (never the well-known defaults)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [str(s.getsockname()[1]) for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()

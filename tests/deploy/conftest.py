@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,20 +24,6 @@ class Site:
 
     def inv(self, *args: str) -> Inv:
         return run_inv(*args, env=self.env)
-
-
-def free_ports(count: int) -> list[str]:
-    """``count`` distinct TCP ports nothing listens on now (never the well-known defaults)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [str(s.getsockname()[1]) for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

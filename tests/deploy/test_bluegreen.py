@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.deploy.conftest import Site, free_ports
+from tests.conftest import free_ports
+from tests.deploy.conftest import Site
 from tests.docker.conftest import Inv, run_inv
 from xorb_tools import bluegreen, deploylog, engine, sessions
 from xorb_tools import stack as stack_mod
@@ -42,7 +43,7 @@ REPORT: dict[str, object] = {}
 class BlueGreenSite(Site):
     """The module's stack, deployed blue-green."""
 
-    def deploy(self, version: str, *extra: str) -> Inv:
+    def deploy(self, version: str, *extra: str, timeout: str = TIMEOUT) -> Inv:
         return self.inv(
             "deploy",
             "--environment",
@@ -56,7 +57,7 @@ class BlueGreenSite(Site):
             "--drain",
             DRAIN,
             "--timeout",
-            TIMEOUT,
+            timeout,
             *extra,
         )
 
@@ -224,20 +225,7 @@ def test_unhealthy_version_is_removed_and_the_old_one_keeps_serving(site: BlueGr
     load = site.load()
     with load:
         time.sleep(1)
-        result = run_inv(
-            "deploy",
-            "--environment",
-            ENVIRONMENT,
-            "--strategy",
-            "blue-green",
-            "--version",
-            BAD,
-            "--secrets-dir",
-            str(site.secrets),
-            "--timeout",
-            BAD_TIMEOUT,
-            env=site.env,
-        )
+        result = site.deploy(BAD, timeout=BAD_TIMEOUT)
         time.sleep(1)
     answers = load.result()
     REPORT["unhealthy_deploy"] = _summary(answers)

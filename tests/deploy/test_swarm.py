@@ -23,7 +23,8 @@ import httpx
 import pytest
 from python_on_whales import Config, Secret, Volume
 
-from tests.deploy.conftest import Site, free_ports
+from tests.conftest import free_ports
+from tests.deploy.conftest import Site
 from xorb_tools import deploylog, engine, services, sessions, swarm
 from xorb_tools import stack as stack_mod
 from xorb_tools.loadgen import Load, LoadResult

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.resilience.platform import HERE, PREFIX, Platform, free_port
+from tests.conftest import free_ports
+from tests.resilience.platform import HERE, PREFIX, Platform
 from xorb_tools import build, resilience, services, stack
 from xorb_tools.errors import XorbError
 
@@ -34,12 +35,9 @@ class Boot:
     def __init__(self, secrets_dir: Path) -> None:
         self.built = threading.Event()
         self.secrets_dir = secrets_dir
-        self.ports = {
-            "XORB_HTTPS_PORT": free_port(),
-            "XORB_HTTP_PORT": free_port(),
-            "XORB_PROMETHEUS_PORT": free_port(),
-            "XORB_GRAFANA_PORT": free_port(),
-        }
+        # Held open together while chosen, so the four are distinct.
+        names = ("XORB_HTTPS_PORT", "XORB_HTTP_PORT", "XORB_PROMETHEUS_PORT", "XORB_GRAFANA_PORT")
+        self.ports = dict(zip(names, free_ports(len(names)), strict=True))
         self.stack = self._open()
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="boot")
         self.future = self._pool.submit(self._run)
@@ -49,7 +47,7 @@ class Boot:
         opened.extra_files.append(HERE / "compose.resilience.yml")
         if opened.variables.get("XORB_TEMPORAL_IMAGE", "").startswith("xorb/infra-temporal"):
             opened.extra_files.append(HERE / "compose.temporal-file.yml")
-        opened.variables.update({k: str(v) for k, v in self.ports.items()})
+        opened.variables.update(self.ports)
         opened.variables.update(REPLICAS)
         return opened
 
@@ -72,7 +70,7 @@ class Boot:
                 }
             ),
         )
-        return Platform(self.stack, self.ports["XORB_HTTPS_PORT"])
+        return Platform(self.stack, int(self.ports["XORB_HTTPS_PORT"]))
 
     def platform(self) -> Platform:
         return self.future.result(timeout=900)
