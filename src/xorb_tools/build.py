@@ -7,6 +7,7 @@ after success, and returns one :class:`Result` per image for the summary table.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -19,7 +20,7 @@ from typing import Any, Literal
 
 from python_on_whales.exceptions import DockerException
 
-from xorb_tools import ca, cache, engine, gitinfo, images, registry
+from xorb_tools import ca, cache, context, engine, gitinfo, images, registry
 from xorb_tools.errors import XorbError
 from xorb_tools.services import Project, Service
 
@@ -315,16 +316,59 @@ def export_race(tail: Sequence[str]) -> bool:
     return "exporting cache to client directory" in text and any(m in text for m in _EXPORT_RACE)
 
 
+def fingerprint(build_plan: BuildPlan, b: ImageBuild, context_digest: str, base_id: str) -> str:
+    """A digest of everything that decides ``b``'s cache keys: the target's definition
+    (arguments, target, platforms, cache mode), the build context, the base image's id."""
+    target = build_plan.bake_definition()["target"][b.service.name]
+    inputs = {
+        "target": {k: v for k, v in target.items() if k not in ("cache-from", "cache-to")},
+        "cache-mode": (b.cache.cache_to or {}).get("mode"),
+        "context": context_digest,
+        "base": base_id,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def skip_redundant_exports(build_plan: BuildPlan) -> list[str]:
+    """Drop the local cache export of every image whose cache already holds these inputs.
+
+    Returns the names of the services whose export is skipped.
+    """
+    local = [b for b in build_plan.builds if b.cache.mode == "local" and b.cache.cache_to]
+    if not local or build_plan.options.no_cache_filter:
+        return []
+    digest = context.digest(build_plan.project.root, DOCKERFILE)
+    base_id = str(engine.client().image.inspect(build_plan.base_image).id)
+    return [
+        b.service.name
+        for b in local
+        if b.cache.skip_export(fingerprint(build_plan, b, digest, base_id))
+    ]
+
+
 def run(build_plan: BuildPlan, *, echo: bool = True) -> list[Result]:
     """Build every image of the plan; on failure keep old images and caches, then raise.
 
-    A bake whose concurrent local cache exports broke off (:func:`export_race`) is finished
-    target by target: the builder has every layer by then, so that costs the exports only.
+    A local cache that already holds this build's inputs is not exported again
+    (:func:`skip_redundant_exports`); the others are exported into directories primed with
+    the old blobs (:meth:`cache.CachePlan.prepare`). A bake whose concurrent local cache
+    exports broke off (:func:`export_race`) is finished target by target: the builder has
+    every layer by then, so that costs the exports only.
     """
     opts = build_plan.options
     results: list[Result] = []
+    skipped = skip_redundant_exports(build_plan)
+    if skipped and echo:
+        print(
+            f"build: the local cache of {', '.join(skipped)} already holds these inputs; "
+            "not exporting it again",
+            file=sys.stderr,
+            flush=True,
+        )
     with tempfile.TemporaryDirectory(prefix="xorb-build-") as tmp:
         try:
+            for b in build_plan.builds:
+                b.cache.prepare()
             if not opts.parallel:
                 results = _sequential(build_plan, Path(tmp), echo)
             else:
@@ -339,6 +383,7 @@ def run(build_plan: BuildPlan, *, echo: bool = True) -> list[Result]:
                     )
                     for b in build_plan.builds:
                         b.cache.discard()
+                        b.cache.prepare()
                     results = _sequential(build_plan, Path(tmp), echo)
         except BaseException:
             for b in build_plan.builds:

@@ -4,6 +4,15 @@ Every mode reads the environment's previous cache (so a fresh builder with an em
 reuses it) and writes a new one. A local cache is exported to a fresh directory and swapped
 in only after the build succeeded: the directory does not grow without bound (buildx 0.13
 has no ``reset=true``), and a failed build leaves the old cache intact.
+
+Two things keep the local export cheap:
+
+- the fresh directory starts with hard links to the old cache's blobs, so BuildKit skips
+  every blob it already holds (the content store answers "already exists"), and after the
+  build the blobs the new index no longer references are dropped (:func:`collect_garbage`);
+- the directory records a fingerprint of the build's inputs (:mod:`xorb_tools.context`):
+  a build whose inputs match it would export the same cache again, so it exports nothing
+  (:meth:`CachePlan.skip_export`).
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +28,8 @@ from xorb_tools.errors import XorbError
 from xorb_tools.services import Service
 
 MODES = ("auto", "local", "registry", "gha", "inline", "none")
+FINGERPRINT_FILE = "xorb-inputs.sha256"
+_INDEX_TYPES = ("manifest", "index")  # OCI / Docker manifest and index media types
 
 
 def in_github_actions(env: dict[str, str] | None = None) -> bool:
@@ -69,6 +81,7 @@ class CachePlan:
     cache_to: dict[str, str] | None = None
     local_dir: Path | None = None
     staging_dir: Path | None = None
+    fingerprint: str | None = None
 
     def as_bake(self) -> dict[str, list[str]]:
         """The plan as bake target attributes (``cache-from`` / ``cache-to`` strings)."""
@@ -76,10 +89,42 @@ class CachePlan:
         out["cache-to"] = [_csv(self.cache_to)] if self.cache_to else []
         return out
 
+    def skip_export(self, fingerprint: str) -> bool:
+        """Export nothing when the local cache was written by a build of the same inputs.
+
+        Otherwise remember ``fingerprint`` for :meth:`commit`. True only for a local plan
+        whose directory is intact and records exactly ``fingerprint``.
+        """
+        self.fingerprint = fingerprint
+        if self.local_dir is None or not self.cache_from:
+            return False
+        try:
+            recorded = (self.local_dir / FINGERPRINT_FILE).read_text().strip()
+        except OSError:
+            return False
+        if recorded != fingerprint:
+            return False
+        self.cache_to = None
+        self.staging_dir = None
+        return True
+
+    def prepare(self) -> None:
+        """Before the build: start the staging directory with links to the current blobs."""
+        if self.staging_dir is None or self.local_dir is None or not self.cache_from:
+            return
+        shutil.rmtree(self.staging_dir, ignore_errors=True)
+        link_blobs(self.local_dir, self.staging_dir)
+
     def commit(self) -> None:
         """After a successful build: swap the freshly exported local cache in atomically."""
         if self.local_dir is None or self.staging_dir is None or not self.staging_dir.exists():
             return
+        if not (self.staging_dir / "index.json").exists():
+            self.discard()  # nothing was exported (e.g. the build was cancelled): keep the old
+            return
+        collect_garbage(self.staging_dir)
+        if self.fingerprint:
+            (self.staging_dir / FINGERPRINT_FILE).write_text(self.fingerprint + "\n")
         old = self.local_dir.with_name(self.local_dir.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if self.local_dir.exists():
@@ -91,6 +136,69 @@ class CachePlan:
         """After a failed build: drop the partial export, keep the old cache."""
         if self.staging_dir is not None:
             shutil.rmtree(self.staging_dir, ignore_errors=True)
+
+
+def link_blobs(source: Path, dest: Path) -> int:
+    """Hard-link every blob of the OCI layout ``source`` into ``dest`` (copy across devices).
+
+    Only blobs: BuildKit rewrites ``index.json`` in place, which must never reach the old
+    cache through a shared inode. Returns the number of blobs linked.
+    """
+    count = 0
+    for blob in (source / "blobs").glob("*/*"):
+        target = dest / blob.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(blob, target)
+        except OSError:
+            shutil.copy2(blob, target)
+        count += 1
+    return count
+
+
+def collect_garbage(layout: Path) -> int:
+    """Delete the blobs of the OCI layout ``layout`` that its ``index.json`` does not reach.
+
+    Walks index -> manifests -> layers/config; any blob whose media type names a manifest
+    or an index is read for its own descriptors. Also removes ``ingest/`` leftovers.
+    Returns the bytes freed.
+    """
+    reachable = set(_reachable(layout))
+    freed = 0
+    for blob in (layout / "blobs").glob("*/*"):
+        if f"{blob.parent.name}:{blob.name}" not in reachable:
+            freed += blob.stat().st_size
+            blob.unlink()
+    shutil.rmtree(layout / "ingest", ignore_errors=True)
+    return freed
+
+
+def _reachable(layout: Path) -> Iterator[str]:
+    pending = list(_descriptors(json.loads((layout / "index.json").read_text())))
+    seen: set[str] = set()
+    while pending:
+        desc = pending.pop()
+        digest = str(desc.get("digest", ""))
+        if not digest or digest in seen:
+            continue
+        seen.add(digest)
+        yield digest
+        media = str(desc.get("mediaType", ""))
+        path = layout / "blobs" / digest.replace(":", "/", 1)
+        if any(t in media for t in _INDEX_TYPES) and path.exists():
+            pending.extend(_descriptors(json.loads(path.read_text())))
+
+
+def _descriptors(document: object) -> Iterator[dict[str, object]]:
+    if not isinstance(document, dict):
+        return
+    for key in ("manifests", "layers"):
+        for desc in document.get(key) or []:
+            if isinstance(desc, dict):
+                yield desc
+    config = document.get("config")
+    if isinstance(config, dict):
+        yield config
 
 
 def _csv(spec: dict[str, str]) -> str:

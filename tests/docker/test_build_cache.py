@@ -19,15 +19,29 @@ def _ids(project: Project, tag: str) -> dict[str, str]:
     return {s.name: image_id(s.ref(tag)) for s in project.services}
 
 
+def _exports(cache_env: dict[str, str], environment: str = "production") -> dict[str, str]:
+    """Per service: the inputs fingerprint and index of its local cache directory."""
+    root = Path(cache_env["XORB_CACHE_DIR"]) / environment
+    return {
+        d.name: (d / cache.FINGERPRINT_FILE).read_text() + (d / "index.json").read_text()
+        for d in sorted(root.iterdir())
+        if (d / "index.json").exists()
+    }
+
+
 def test_noop_rebuild_changes_no_digest_and_every_step_is_cached(
     project: Project, repo: Path, cache_env: dict[str, str]
 ) -> None:
     first = run_inv("build", "--version", "9.9.9", "--quiet", cwd=repo, env=cache_env)
     assert first.code == 0, first.out
     before = _ids(project, "9.9.9")
+    exported = _exports(cache_env)
     again = run_inv("build", "--version", "9.9.9", cwd=repo, env=cache_env)
     assert again.code == 0, again.out
     assert _ids(project, "9.9.9") == before
+    # the local caches already held these inputs: nothing was exported again
+    assert "already holds these inputs" in again.out, again.out[-2000:]
+    assert _exports(cache_env) == exported
     # every RUN/COPY step of the second build came from the cache
     steps = re.findall(r"^#(\d+) \[[^\]]*\] (?:RUN|COPY)", again.out, re.M)
     assert steps, again.out[-2000:]
@@ -40,12 +54,15 @@ def test_changing_the_api_rebuilds_only_the_api_image(
 ) -> None:
     assert run_inv("build", "--version", "9.9.9", "--quiet", cwd=repo, env=cache_env).code == 0
     before = _ids(project, "9.9.9")
+    exported = _exports(cache_env)
     target = repo / "src" / "api" / "__init__.py"
     target.write_text(target.read_text() + "\n# touched by test_build_cache\n")
     result = run_inv("build", "--version", "9.9.9", cwd=repo, env=cache_env)
     assert result.code == 0, result.out
     after = _ids(project, "9.9.9")
     assert after["api"] != before["api"]
+    # new inputs: the API's cache was exported again (into a directory primed with its blobs)
+    assert _exports(cache_env)["api"] != exported["api"]
     assert after["orchestrator"] == before["orchestrator"]
     assert after["worker"] == before["worker"]
     cached, total = deps_steps_cached(result.out)

@@ -1,0 +1,141 @@
+"""Local cache housekeeping: primed exports, garbage collection, fingerprints (no engine)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from xorb_tools import cache, context, services
+
+API = services.load().service("api")
+INDEX = "application/vnd.oci.image.index.v1+json"
+LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+CONFIG = "application/vnd.buildkit.cacheconfig.v0"
+
+
+def _blob(layout: Path, data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    path = layout / "blobs" / "sha256" / digest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return f"sha256:{digest}"
+
+
+def _layout(layout: Path, layers: list[bytes], stale: list[bytes]) -> dict[str, str]:
+    """An OCI layout as BuildKit's local cache writes it: index -> cache index -> blobs."""
+    layout.mkdir(parents=True, exist_ok=True)
+    descs = [{"mediaType": LAYER, "digest": _blob(layout, d), "size": len(d)} for d in layers]
+    config = b'{"layers": []}'
+    descs.append({"mediaType": CONFIG, "digest": _blob(layout, config), "size": len(config)})
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": descs}).encode()
+    top = {"mediaType": INDEX, "digest": _blob(layout, manifest), "size": len(manifest)}
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    return {d.decode(): _blob(layout, d) for d in stale}
+
+
+def _blobs(layout: Path) -> set[str]:
+    return {p.name for p in (layout / "blobs" / "sha256").iterdir()}
+
+
+def test_garbage_collection_keeps_what_the_index_reaches(tmp_path: Path) -> None:
+    stale = _layout(tmp_path, [b"layer-a", b"layer-b"], [b"old-layer"])
+    (tmp_path / "ingest" / "partial").mkdir(parents=True)
+    freed = cache.collect_garbage(tmp_path)
+    assert freed == len(b"old-layer")
+    assert stale["old-layer"].split(":")[1] not in _blobs(tmp_path)
+    assert len(_blobs(tmp_path)) == 4  # two layers, the cache config, the cache index
+    assert not (tmp_path / "ingest").exists()
+
+
+def test_primed_export_links_blobs_and_never_the_index(tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    _layout(old, [b"layer-a"], [])
+    new = tmp_path / "new"
+    assert cache.link_blobs(old, new) == 3
+    assert _blobs(new) == _blobs(old)
+    assert not (new / "index.json").exists()
+    some = next((new / "blobs" / "sha256").iterdir())
+    assert some.stat().st_ino == (old / "blobs" / "sha256" / some.name).stat().st_ino
+
+
+def _committed(tmp_path: Path, fingerprint: str) -> cache.CachePlan:
+    first = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+    assert first.staging_dir is not None
+    first.skip_export(fingerprint)
+    _layout(first.staging_dir, [b"layer-a"], [b"left-over"])
+    first.commit()
+    return first
+
+
+def test_commit_collects_garbage_and_records_the_fingerprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XORB_CACHE_DIR", str(tmp_path))
+    first = _committed(tmp_path, "f1")
+    assert first.local_dir is not None
+    assert (first.local_dir / cache.FINGERPRINT_FILE).read_text().strip() == "f1"
+    assert len(_blobs(first.local_dir)) == 3  # "left-over" was dropped
+
+
+def test_same_inputs_skip_the_export_other_inputs_prime_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XORB_CACHE_DIR", str(tmp_path))
+    first = _committed(tmp_path, "f1")
+    again = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+    assert again.skip_export("f1")
+    assert again.cache_to is None and again.cache_from  # still reads the cache
+    again.prepare()
+    again.commit()  # nothing to swap: the old cache stays
+    assert first.local_dir is not None and (first.local_dir / "index.json").exists()
+
+    changed = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+    assert not changed.skip_export("f2")
+    assert changed.cache_to is not None and changed.staging_dir is not None
+    changed.prepare()
+    assert _blobs(changed.staging_dir) == _blobs(first.local_dir)
+    changed.discard()  # a failed build: the primed directory goes, the old cache stays
+    assert not changed.staging_dir.exists() and len(_blobs(first.local_dir)) == 3
+
+
+def test_an_export_that_wrote_no_index_keeps_the_old_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XORB_CACHE_DIR", str(tmp_path))
+    first = _committed(tmp_path, "f1")
+    nxt = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+    nxt.skip_export("f2")
+    nxt.prepare()  # blobs linked, but BuildKit never got to write index.json
+    nxt.commit()
+    assert first.local_dir is not None
+    assert (first.local_dir / cache.FINGERPRINT_FILE).read_text().strip() == "f1"
+    assert nxt.staging_dir is not None and not nxt.staging_dir.exists()
+
+
+def test_context_digest_follows_the_dockerignore(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text("*\n!src/\n**/__pycache__\n")
+    (tmp_path / "src" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "src" / "a.py").write_text("x = 1\n")
+    (tmp_path / "README.md").write_text("not in the context\n")
+    dockerfile = Path("Dockerfile")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    assert context.files(tmp_path, dockerfile) == [".dockerignore", "Dockerfile", "src/a.py"]
+    before = context.digest(tmp_path, dockerfile)
+    (tmp_path / "README.md").write_text("changed, still ignored\n")
+    (tmp_path / "src" / "__pycache__" / "a.pyc").write_bytes(b"ignored")
+    assert context.digest(tmp_path, dockerfile) == before
+    (tmp_path / "src" / "a.py").write_text("x = 2\n")
+    assert context.digest(tmp_path, dockerfile) != before
+
+
+def test_a_dockerfile_specific_ignore_file_wins(tmp_path: Path) -> None:
+    (tmp_path / "docker").mkdir()
+    (tmp_path / ".dockerignore").write_text("*\n")
+    (tmp_path / "docker" / "Dockerfile.dockerignore").write_text("secrets\n")
+    assert context.ignore_file(tmp_path, Path("docker/Dockerfile")) == (
+        tmp_path / "docker" / "Dockerfile.dockerignore"
+    )
