@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.gunicorn_conf import default_workers
 from api.services import DependencyUnavailable, JobRecord, Services, WorkflowRecord
 from common.config_manager import build_config
 from common.settings import XorbConfig, package_version
@@ -175,9 +174,3 @@ def test_debug_endpoint_only_when_enabled(config: XorbConfig, services: Services
     )
     with TestClient(create_app(off, services)) as disabled:
         assert disabled.get("/debug/sleep").status_code == 404
-
-
-def test_default_workers() -> None:
-    assert default_workers(1) == 3
-    assert default_workers(2) == 5
-    assert default_workers(64) == 8
