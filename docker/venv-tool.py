@@ -3,10 +3,13 @@
 
   venv-tool manifest VENV OUT        record every path under VENV with its size and mtime
   venv-tool delta MANIFEST VENV DEST copy what VENV gained since MANIFEST to DEST + path
-  venv-tool slim ROOT [--strip-prefix P]
+  venv-tool slim ROOT [--strip-prefix P] [--sourceless]
                                      strip shared objects, drop type stubs, and compile
                                      bytecode (unchecked-hash: the image is immutable);
-                                     drop packages' own tests/ directories
+                                     drop packages' own tests/ directories. --sourceless:
+                                     compile next to the source (module.pyc, where
+                                     module.py was) and delete the .py files and Cython
+                                     sources: the bytecode alone is what runs
 
 ``delta`` is what lets every service image share one identical dependency layer: the
 shared environment is one COPY, the service's own packages a second, smaller one.
@@ -24,6 +27,8 @@ import subprocess
 import sys
 
 SKIP_SUFFIXES = (".pyi",)
+# Cython sources and declarations next to their compiled extensions: never read at run time.
+SOURCE_ONLY_SUFFIXES = (".pyx", ".pxd")
 
 
 def _state(path: str) -> str:
@@ -70,7 +75,7 @@ def delta(manifest_path: str, venv: str, dest: str) -> int:
     return 0
 
 
-def slim(root: str, strip_prefix: str | None) -> int:
+def slim(root: str, strip_prefix: str | None, *, sourceless: bool = False) -> int:
     strip = shutil.which("strip")
     shared = []
     for dirpath, dirs, files in os.walk(root):
@@ -80,7 +85,7 @@ def slim(root: str, strip_prefix: str | None) -> int:
             dirs.remove("tests")
         for name in files:
             path = os.path.join(dirpath, name)
-            if name.endswith(SKIP_SUFFIXES):
+            if name.endswith(SKIP_SUFFIXES) or (sourceless and name.endswith(SOURCE_ONLY_SUFFIXES)):
                 os.unlink(path)
             elif (".so" in name) and not os.path.islink(path):
                 shared.append(path)
@@ -90,11 +95,32 @@ def slim(root: str, strip_prefix: str | None) -> int:
         root,
         quiet=1,
         workers=0,
+        legacy=sourceless,
         stripdir=strip_prefix,
         prependdir="/" if strip_prefix else None,
         invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
     )
+    if ok and sourceless:
+        drop_sources(root)
     return 0 if ok else 1
+
+
+def drop_sources(root: str) -> None:
+    """Delete every ``module.py`` that has its ``module.pyc`` beside it (Python imports the
+    bytecode alone: a sourceless module), and any ``__pycache__`` left by an installer."""
+    removed = 0
+    for dirpath, dirs, files in os.walk(root):
+        if "__pycache__" in dirs:
+            shutil.rmtree(os.path.join(dirpath, "__pycache__"))
+            dirs.remove("__pycache__")
+        names = set(files)
+        for name in files:
+            if name.endswith(".py") and name + "c" in names:
+                path = os.path.join(dirpath, name)
+                if not os.path.islink(path):
+                    os.unlink(path)
+                    removed += 1
+    print(f"venv-tool: {removed} sources replaced by their bytecode in {root}", file=sys.stderr)
 
 
 def main(argv: list[str]) -> int:
@@ -103,8 +129,14 @@ def main(argv: list[str]) -> int:
     if len(argv) >= 4 and argv[0] == "delta":
         return delta(argv[1], argv[2], argv[3])
     if len(argv) >= 2 and argv[0] == "slim":
-        prefix = argv[3] if len(argv) >= 4 and argv[2] == "--strip-prefix" else None
-        return slim(argv[1], prefix)
+        opts = argv[2:]
+        sourceless = "--sourceless" in opts
+        opts = [o for o in opts if o != "--sourceless"]
+        prefix = opts[1] if len(opts) >= 2 and opts[0] == "--strip-prefix" else None
+        if opts and prefix is None:
+            print(__doc__, file=sys.stderr)
+            return 2
+        return slim(argv[1], prefix, sourceless=sourceless)
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -155,7 +155,16 @@ find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /tmp \) -prune 
   | sed 's/^/world-writable /'
 find / -xdev \( -path /proc -o -path /sys \) -prune -o -type f -perm /6000 -print 2>/dev/null \
   | sed 's/^/setid /'
+for tool in apt apt-get dpkg dpkg-query perl bash su login passwd useradd mount; do
+  for dir in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
+    if [ -e "$dir/$tool" ]; then echo "tool $dir/$tool"; fi
+  done
+done
+if [ -s /var/lib/dpkg/status ]; then echo "dpkg-status present"; fi
 """
+# Programs a production image does not ship: package managers (nothing to install at run
+# time), perl, a second shell, login and mount tools. /bin/sh (dash) stays: the entrypoint.
+# Debian's package database stays, without dpkg: scanners read it to list the OS packages.
 
 
 @category("Container Security")
@@ -207,6 +216,18 @@ def container_security(ctx: Context, r: Report) -> None:
             not setid,
             f"{svc.name}: no setuid/setgid binaries",
             f"{svc.name}: setuid/setgid binaries: {', '.join(setid[:5])}",
+        )
+        tools = sorted({ln.split(" ", 1)[1] for ln in found if ln.startswith("tool ")})
+        r.check(
+            not tools,
+            f"{svc.name}: no package manager, perl, bash, login or mount tools",
+            f"{svc.name}: ships {', '.join(tools)}",
+        )
+        r.check(
+            "dpkg-status present" in found,
+            f"{svc.name}: Debian package database kept for scanners",
+            f"{svc.name}: /var/lib/dpkg/status is missing or empty (scanners cannot list "
+            "the OS packages)",
         )
         in_meta = _metadata_secrets(ref)
         r.check(

@@ -1,0 +1,61 @@
+"""docker/venv-tool.py's ``slim --sourceless``: bytecode where the source was, no source left,
+and the package still imports (as it must in the production images)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from xorb_tools.services import ROOT
+
+TOOL = ROOT / "docker" / "venv-tool.py"
+
+
+def _tool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(TOOL), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _plant(site: Path) -> None:
+    pkg = site / "demo"
+    (pkg / "tests").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from demo.core import answer\n")
+    (pkg / "core.py").write_text("def answer() -> int:\n    return 42\n")
+    (pkg / "core.pyi").write_text("def answer() -> int: ...\n")
+    (pkg / "speedups.pyx").write_text("# cython source\n")
+    (pkg / "tests" / "test_core.py").write_text("def test(): pass\n")
+
+
+def test_sourceless_keeps_only_bytecode_and_still_imports(tmp_path: Path) -> None:
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    _plant(site)
+    done = _tool("slim", str(tmp_path), "--sourceless")
+    assert done.returncode == 0, done.stderr
+    pkg = site / "demo"
+    assert sorted(p.name for p in pkg.iterdir()) == ["__init__.pyc", "core.pyc"]
+    ran = subprocess.run(
+        [sys.executable, "-c", "import demo; print(demo.answer(), demo.__file__)"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["42", str(pkg / "__init__.pyc")]
+
+
+def test_default_slim_keeps_sources_with_cached_bytecode(tmp_path: Path) -> None:
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    _plant(site)
+    done = _tool("slim", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in (site / "demo").iterdir())
+    assert names == ["__init__.py", "__pycache__", "core.py", "speedups.pyx"]
+
+
+def test_unknown_slim_option_is_a_usage_error(tmp_path: Path) -> None:
+    assert _tool("slim", str(tmp_path), "--sourcless").returncode == 2
