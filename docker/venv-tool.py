@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build-stage helper for layered virtual environments (runs in the builder only).
 
-  venv-tool manifest VENV OUT        record every path under VENV with its size and mtime
+  venv-tool manifest VENV OUT        record every path under VENV with its size and sha256
   venv-tool delta MANIFEST VENV DEST copy what VENV gained since MANIFEST to DEST + path
   venv-tool slim ROOT [--strip-prefix P] [--sourceless]
                                      strip shared objects, drop type stubs, and compile
@@ -20,9 +20,11 @@ earlier one's files (which would duplicate them in the image).
 from __future__ import annotations
 
 import compileall
+import hashlib
 import os
 import py_compile
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -32,8 +34,21 @@ SOURCE_ONLY_SUFFIXES = (".pyx", ".pxd")
 
 
 def _state(path: str) -> str:
+    """What identifies a path's content: size and sha256 (files), target (symlinks).
+
+    Not the mtime: BuildKit keeps whole seconds only once a layer has been through a cache
+    export and import, which made every file of an imported layer look changed.
+    """
     st = os.lstat(path)
-    return f"{st.st_size} {st.st_mtime_ns}"
+    if stat.S_ISLNK(st.st_mode):
+        return f"link {os.readlink(path)}"
+    if not stat.S_ISREG(st.st_mode):
+        return f"mode {stat.S_IFMT(st.st_mode):o}"
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{st.st_size} {digest.hexdigest()}"
 
 
 def manifest(venv: str, out: str) -> int:

@@ -3,6 +3,7 @@ and the package still imports (as it must in the production images)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,22 @@ def test_default_slim_keeps_sources_with_cached_bytecode(tmp_path: Path) -> None
 
 def test_unknown_slim_option_is_a_usage_error(tmp_path: Path) -> None:
     assert _tool("slim", str(tmp_path), "--sourcless").returncode == 2
+
+
+def test_delta_holds_what_changed_not_what_a_layer_round_trip_retouched(tmp_path: Path) -> None:
+    """A cache import keeps whole-second mtimes only: that alone must not make a file new."""
+    venv = tmp_path / "opt" / "venv"
+    (venv / "lib").mkdir(parents=True)
+    kept, changed = venv / "lib" / "kept.pyc", venv / "lib" / "changed.pyc"
+    kept.write_bytes(b"same bytes")
+    changed.write_bytes(b"old bytes")
+    manifest = tmp_path / "common.manifest"
+    assert _tool("manifest", str(venv), str(manifest)).returncode == 0
+    whole = int(kept.stat().st_mtime) - 5
+    os.utime(kept, (whole, whole))  # as after an export and import through a layer
+    changed.write_bytes(b"new bytes")
+    (venv / "lib" / "added.pyc").write_bytes(b"added")
+    dest = tmp_path / "delta"
+    assert _tool("delta", str(manifest), str(venv), str(dest)).returncode == 0
+    copied = sorted(p.name for p in dest.rglob("*") if p.is_file())
+    assert copied == ["added.pyc", "changed.pyc"]
