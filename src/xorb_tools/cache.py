@@ -224,7 +224,10 @@ def plan(
         return CachePlan(
             mode,
             cache_from=cache_from,
-            cache_to={"type": "local", "dest": str(staging), "mode": "max"},
+            # zstd: the intermediate layers only mode=max exports are compressed for the
+            # cache alone, and zstd does that several times faster than gzip; layers the
+            # images already hold as gzip are reused as they are.
+            cache_to={"type": "local", "dest": str(staging), "mode": "max", "compression": "zstd"},
             local_dir=local,
             staging_dir=staging,
         )
