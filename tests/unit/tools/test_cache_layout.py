@@ -62,38 +62,39 @@ def test_primed_export_links_blobs_and_never_the_index(tmp_path: Path) -> None:
     assert some.stat().st_ino == (old / "blobs" / "sha256" / some.name).stat().st_ino
 
 
-def _committed(tmp_path: Path, fingerprint: str) -> cache.CachePlan:
-    first = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
-    assert first.staging_dir is not None
-    first.skip_export(fingerprint)
-    _layout(first.staging_dir, [b"layer-a"], [b"left-over"])
-    first.commit()
-    return first
+def _plan(root: Path) -> cache.CachePlan:
+    return cache.plan("local", API, "production", project_root=root, registry="r")
 
 
-def test_commit_collects_garbage_and_records_the_fingerprint(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> cache.CachePlan:
+    """The API's local cache after one build with inputs "f1" (one blob left over)."""
     monkeypatch.setenv("XORB_CACHE_DIR", str(tmp_path))
-    first = _committed(tmp_path, "f1")
+    plan = _plan(tmp_path)
+    assert plan.staging_dir is not None
+    plan.skip_export("f1")
+    _layout(plan.staging_dir, [b"layer-a"], [b"left-over"])
+    plan.commit()
+    return plan
+
+
+def test_commit_collects_garbage_and_records_the_fingerprint(first: cache.CachePlan) -> None:
     assert first.local_dir is not None
     assert (first.local_dir / cache.FINGERPRINT_FILE).read_text().strip() == "f1"
     assert len(_blobs(first.local_dir)) == 3  # "left-over" was dropped
 
 
 def test_same_inputs_skip_the_export_other_inputs_prime_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, first: cache.CachePlan
 ) -> None:
-    monkeypatch.setenv("XORB_CACHE_DIR", str(tmp_path))
-    first = _committed(tmp_path, "f1")
-    again = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+    again = _plan(tmp_path)
     assert again.skip_export("f1")
     assert again.cache_to is None and again.cache_from  # still reads the cache
     again.prepare()
     again.commit()  # nothing to swap: the old cache stays
     assert first.local_dir is not None and (first.local_dir / "index.json").exists()
 
-    changed = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+    changed = _plan(tmp_path)
     assert not changed.skip_export("f2")
     assert changed.cache_to is not None and changed.staging_dir is not None
     changed.prepare()
@@ -103,11 +104,9 @@ def test_same_inputs_skip_the_export_other_inputs_prime_it(
 
 
 def test_an_export_that_wrote_no_index_keeps_the_old_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, first: cache.CachePlan
 ) -> None:
-    monkeypatch.setenv("XORB_CACHE_DIR", str(tmp_path))
-    first = _committed(tmp_path, "f1")
-    nxt = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+    nxt = _plan(tmp_path)
     nxt.skip_export("f2")
     nxt.prepare()  # blobs linked, but BuildKit never got to write index.json
     nxt.commit()
