@@ -316,13 +316,15 @@ def export_race(tail: Sequence[str]) -> bool:
     return "exporting cache to client directory" in text and any(m in text for m in _EXPORT_RACE)
 
 
-def fingerprint(build_plan: BuildPlan, b: ImageBuild, context_digest: str, base_id: str) -> str:
-    """A digest of everything that decides ``b``'s cache keys: the target's definition
-    (arguments, target, platforms, cache mode), the build context, the base image's id."""
-    target = build_plan.bake_definition()["target"][b.service.name]
+def fingerprint(
+    target: dict[str, Any], cache_to: dict[str, str] | None, context_digest: str, base_id: str
+) -> str:
+    """A digest of everything that decides an image's cache: its bake target (arguments,
+    target, platforms), how the cache is written (not where), the build context and the
+    base image's id."""
     inputs = {
         "target": {k: v for k, v in target.items() if k not in ("cache-from", "cache-to")},
-        "cache-mode": (b.cache.cache_to or {}).get("mode"),
+        "cache-to": {k: v for k, v in (cache_to or {}).items() if k != "dest"},
         "context": context_digest,
         "base": base_id,
     }
@@ -337,12 +339,15 @@ def skip_redundant_exports(build_plan: BuildPlan) -> list[str]:
     local = [b for b in build_plan.builds if b.cache.mode == "local" and b.cache.cache_to]
     if not local or build_plan.options.no_cache_filter:
         return []
+    targets = build_plan.bake_definition()["target"]
     digest = context.digest(build_plan.project.root, DOCKERFILE)
     base_id = str(engine.client().image.inspect(build_plan.base_image).id)
     return [
         b.service.name
         for b in local
-        if b.cache.skip_export(fingerprint(build_plan, b, digest, base_id))
+        if b.cache.skip_export(
+            fingerprint(targets[b.service.name], b.cache.cache_to, digest, base_id)
+        )
     ]
 
 

@@ -201,3 +201,15 @@ def test_a_broken_concurrent_cache_export_is_recognised() -> None:
 )
 def test_other_build_failures_are_not_retried(tail: list[str]) -> None:
     assert not build.export_race(tail)
+
+
+def test_the_inputs_fingerprint_ignores_where_the_cache_goes() -> None:
+    target = {"target": "production", "args": {"SERVICE": "api"}, "cache-to": ["type=local"]}
+    to = {"type": "local", "dest": "/c/api.new-1", "mode": "max", "compression": "zstd"}
+    same = build.fingerprint(target, to, "ctx", "base")
+    assert build.fingerprint(target, {**to, "dest": "/c/api.new-2"}, "ctx", "base") == same
+    other_args = {**target, "args": {"SERVICE": "worker"}}
+    assert build.fingerprint(other_args, to, "ctx", "base") != same
+    assert build.fingerprint(target, {**to, "compression": "gzip"}, "ctx", "base") != same
+    assert build.fingerprint(target, to, "ctx2", "base") != same
+    assert build.fingerprint(target, to, "ctx", "base2") != same
