@@ -78,6 +78,18 @@ class BuildPlan:
         """The BuildKit secrets (the CA bundle, when there is one)."""
         return [self.ca_bundle.secret()] if self.ca_bundle else []
 
+    @property
+    def output(self) -> dict[str, str]:
+        """Where the images go (the engine's image store, or the registry) and how.
+
+        Layers are always gzip: without ``force-compression`` BuildKit reuses whatever blob
+        a layer already has, so a layer first written by a zstd cache export went into the
+        image as a zstd blob under a Docker media type, and ``docker pull`` refused it.
+        Layers that already have a gzip blob are reused as they are.
+        """
+        where = {"type": "image", "push": "true"} if self.options.push else {"type": "docker"}
+        return {**where, "compression": "gzip", "force-compression": "true"}
+
     def bake_definition(self) -> dict[str, Any]:
         """The bake file (JSON) for a parallel build: one target per service."""
         targets: dict[str, Any] = {}
@@ -92,6 +104,7 @@ class BuildPlan:
                 **b.cache.as_bake(),
                 "secret": self.secrets,
                 "attest": _attestations(self.options),
+                "output": [",".join(f"{k}={v}" for k, v in self.output.items())],
             }
             if self.options.platforms:
                 target["platforms"] = list(self.options.platforms)
@@ -412,8 +425,6 @@ def _bake(build_plan: BuildPlan, tmp: Path, echo: bool) -> list[Result]:
         lines = engine.client().buildx.bake(
             targets=names,
             files=[bake_file],
-            load=not opts.push,
-            push=opts.push,
             progress="plain",
             metadata_file=meta_file,
             stream_logs=True,
@@ -452,8 +463,7 @@ def _sequential(build_plan: BuildPlan, tmp: Path, echo: bool) -> list[Result]:
                 cache_from=b.cache.cache_from or None,
                 cache_to=b.cache.cache_to,
                 secrets=build_plan.secrets,
-                load=not opts.push,
-                push=opts.push,
+                output=build_plan.output,
                 platforms=list(opts.platforms) or None,
                 provenance=opts.provenance,
                 sbom=opts.sbom or None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -145,6 +146,14 @@ def test_bake_definition_has_one_target_per_service(tmp_path: Path) -> None:
     assert api["dockerfile"] == "docker/Dockerfile" and api["target"] == "production"
     assert api["secret"] == [f"id=ca,src={tmp_path / 'ca.pem'}"]
     assert api["attest"] == ["type=provenance,mode=max,disabled=true"]
+    assert api["output"] == ["type=docker,compression=gzip,force-compression=true"]
+    pushing = dataclasses.replace(plan, options=build.Options(push=True))
+    assert pushing.output == {
+        "type": "image",
+        "push": "true",
+        "compression": "gzip",
+        "force-compression": "true",
+    }
 
 
 def test_ca_bundle_lookup_order(tmp_path: Path) -> None:
