@@ -2,7 +2,10 @@
 """Build-stage helper for layered virtual environments (runs in the builder only).
 
   venv-tool manifest VENV OUT        record every path under VENV with its size and sha256
-  venv-tool delta MANIFEST VENV DEST copy what VENV gained since MANIFEST to DEST + path
+  venv-tool delta MANIFEST VENV DEST [--move]
+                                     copy what VENV gained since MANIFEST to DEST + path;
+                                     --move: move what is new instead (changed files are
+                                     still copied), so one layer does not hold it twice
   venv-tool slim ROOT [--strip-prefix P] [--sourceless]
                                      strip shared objects, drop type stubs, and compile
                                      bytecode (unchecked-hash: the image is immutable);
@@ -60,7 +63,7 @@ def manifest(venv: str, out: str) -> int:
     return 0
 
 
-def delta(manifest_path: str, venv: str, dest: str) -> int:
+def delta(manifest_path: str, venv: str, dest: str, *, move: bool = False) -> int:
     seen: dict[str, str] = {}
     with open(manifest_path, encoding="utf-8") as fh:
         for line in fh:
@@ -69,6 +72,7 @@ def delta(manifest_path: str, venv: str, dest: str) -> int:
     copied = 0
     os.makedirs(dest, exist_ok=True)
     for root, dirs, files in os.walk(venv):
+        moved_dirs = []
         for name in dirs + files:
             path = os.path.join(root, name)
             is_dir = os.path.isdir(path) and not os.path.islink(path)
@@ -78,7 +82,12 @@ def delta(manifest_path: str, venv: str, dest: str) -> int:
                 continue
             target = dest + path
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            if os.path.islink(path):
+            if move and path not in seen:
+                # New since the manifest: moved, so the layer that made it holds it once.
+                shutil.move(path, target)
+                if is_dir:
+                    moved_dirs.append(name)
+            elif os.path.islink(path):
                 os.symlink(os.readlink(path), target)
             elif is_dir:
                 os.makedirs(target, exist_ok=True)
@@ -86,7 +95,9 @@ def delta(manifest_path: str, venv: str, dest: str) -> int:
             else:
                 shutil.copy2(path, target)
             copied += 1
-    print(f"venv-tool: {copied} new or changed paths in {venv}", file=sys.stderr)
+        dirs[:] = [d for d in dirs if d not in moved_dirs]
+    verb = "moved or copied" if move else "copied"
+    print(f"venv-tool: {copied} new or changed paths in {venv} {verb}", file=sys.stderr)
     return 0
 
 
@@ -141,8 +152,8 @@ def drop_sources(root: str) -> None:
 def main(argv: list[str]) -> int:
     if len(argv) >= 3 and argv[0] == "manifest":
         return manifest(argv[1], argv[2])
-    if len(argv) >= 4 and argv[0] == "delta":
-        return delta(argv[1], argv[2], argv[3])
+    if len(argv) in (4, 5) and argv[0] == "delta" and argv[4:] in ([], ["--move"]):
+        return delta(argv[1], argv[2], argv[3], move=argv[4:] == ["--move"])
     if len(argv) >= 2 and argv[0] == "slim":
         opts = argv[2:]
         sourceless = "--sourceless" in opts

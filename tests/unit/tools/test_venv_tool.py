@@ -79,3 +79,26 @@ def test_delta_holds_what_changed_not_what_a_layer_round_trip_retouched(tmp_path
     assert _tool("delta", str(manifest), str(venv), str(dest)).returncode == 0
     copied = sorted(p.name for p in dest.rglob("*") if p.is_file())
     assert copied == ["added.pyc", "changed.pyc"]
+
+
+def test_delta_move_leaves_the_venv_as_the_manifest_found_it(tmp_path: Path) -> None:
+    venv = tmp_path / "opt" / "venv"
+    (venv / "lib").mkdir(parents=True)
+    (venv / "lib" / "common.pyc").write_bytes(b"common")
+    manifest = tmp_path / "common.manifest"
+    assert _tool("manifest", str(venv), str(manifest)).returncode == 0
+    (venv / "lib" / "pkg" / "sub").mkdir(parents=True)
+    (venv / "lib" / "pkg" / "sub" / "mod.pyc").write_bytes(b"service")
+    (venv / "lib" / "single.pyc").write_bytes(b"single")
+    (venv / "lib" / "link").symlink_to("single.pyc")
+    dest = tmp_path / "delta"
+    assert _tool("delta", str(manifest), str(venv), str(dest), "--move").returncode == 0
+    assert sorted(str(p.relative_to(venv)) for p in venv.rglob("*")) == ["lib", "lib/common.pyc"]
+    moved = dest / str(venv).lstrip("/") / "lib"
+    assert (moved / "pkg" / "sub" / "mod.pyc").read_bytes() == b"service"
+    assert (moved / "single.pyc").read_bytes() == b"single"
+    assert (moved / "link").readlink() == Path("single.pyc")
+
+
+def test_delta_rejects_an_unknown_option(tmp_path: Path) -> None:
+    assert _tool("delta", "m", str(tmp_path), str(tmp_path / "d"), "--mvoe").returncode == 2
