@@ -192,7 +192,12 @@ class WorkerSettings(_Section):
         ge=0,
         description="Seconds a job keeps retrying a result write while PostgreSQL is away",
     )
-    shutdown_timeout: int = Field(default=60, ge=1)
+    shutdown_timeout: int = Field(
+        default=30,
+        ge=1,
+        description="Seconds a warm shutdown lets running jobs finish before stopping cold; "
+        "below compose's stop_grace_period (40 s), so the container still exits by itself",
+    )
     result_ttl: int = Field(default=86_400, ge=0)
     health_port: int = Field(default=9002, ge=0, le=65535)
 

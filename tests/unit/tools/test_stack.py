@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
+from common.config_manager import load_file
+from common.settings import SECTIONS
 from xorb_tools import secrets_init, stack
 from xorb_tools.errors import XorbError
 from xorb_tools.services import ROOT
@@ -145,3 +150,36 @@ def test_random_values_meet_the_minimum() -> None:
 def test_secret_names_cannot_escape_the_folder(tmp_path: Path) -> None:
     with pytest.raises(XorbError, match="plain file name"):
         secrets_init.create(tmp_path, ["../x"], {}, gid=-1)
+
+
+# The setting each service drains by on SIGTERM before it exits by itself.
+DRAIN = {
+    "api": ("api_service", "graceful_timeout"),
+    "orchestrator": ("orchestrator", "graceful_shutdown_timeout"),
+    "worker": ("worker", "shutdown_timeout"),
+}
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI (no engine)")
+@pytest.mark.parametrize("environment", ["development", "staging", "production"])
+def test_every_service_drains_within_its_stop_grace_period(
+    environment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drain longer than the grace period ends in SIGKILL mid-job (was: worker 60 s > 40 s)."""
+    compose_file = str(stack.compose_file(environment))
+    resolved = subprocess.run(
+        ["docker", "compose", "-f", compose_file, "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    services = json.loads(resolved.stdout)["services"]
+    file_data = load_file(environment)  # type: ignore[arg-type]
+    for name, (section, field) in DRAIN.items():
+        for key, value in (services[name].get("environment") or {}).items():
+            monkeypatch.setenv(key, str(value))
+        drain = getattr(SECTIONS[section](**file_data.get(section, {})), field)
+        grace = services[name]["stop_grace_period"]
+        assert grace.endswith("s") and grace[:-1].isdigit(), grace
+        assert drain + 5 <= int(grace[:-1]), f"{name}: drains {drain} s, killed after {grace}"
