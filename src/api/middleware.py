@@ -1,7 +1,8 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: streaming stays intact, no extra task).
 
 * :class:`RequestContextMiddleware` - request id (``X-Request-ID`` in and out), one log line
-  per request with ``path``, ``status_code``, ``duration`` and ``request_id``, and the
+  per request with ``path``, ``status_code``, ``duration``, ``request_id`` and ``client``
+  (behind nginx: the address nginx saw, through uvicorn's proxy headers), and the
   Prometheus request metrics.
 * :class:`SecurityHeadersMiddleware` - the usual response headers.
 The body size limit is Starlette's own ``RequestBodyLimitMiddleware`` (413).
@@ -72,6 +73,7 @@ class RequestContextMiddleware:
                     status_code=status_code,
                     duration=round(duration, 6),
                     request_id=request_id,
+                    client=(scope.get("client") or ("-",))[0],
                 )
             clear_context()
 

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -95,6 +96,13 @@ def test_request_id_is_propagated(client: TestClient) -> None:
     assert (
         client.get("/health", headers={"X-Request-ID": "abc-1"}).headers["x-request-id"] == "abc-1"
     )
+
+
+def test_the_request_line_names_the_client(client: TestClient) -> None:
+    with structlog.testing.capture_logs() as logs:
+        client.get("/jobs/nope", headers={"X-Request-ID": "who-1"})
+    line = next(e for e in logs if e.get("request_id") == "who-1" and e["event"] == "request")
+    assert line["client"] == "testclient" and line["status_code"] == 404
 
 
 def test_ready_ok_and_failing(client: TestClient, services: Services) -> None:
