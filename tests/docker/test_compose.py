@@ -194,6 +194,29 @@ def test_production_deploy_end_to_end(secrets_dir: Path) -> None:
 
             wait_for(finished, 60, "the job to finish")
 
+            # The API sees the client nginx saw, not nginx and not a forged X-Forwarded-For:
+            # its per-client rate limit is per client, and no client picks its own key.
+            request_id = f"who-{uuid.uuid4().hex[:12]}"
+            forged = {"X-Forwarded-For": "203.0.113.9", "X-Request-ID": request_id}
+            assert client.get(f"{https}/jobs/{job['id']}", headers=forged).status_code == 200
+        docker = engine.client()
+        project = {"label": "com.docker.compose.project=xorb-production"}
+        nginx_ips = {
+            net.ip_address
+            for c in docker.container.list(filters={**project, "name": "nginx"})
+            for net in (c.network_settings.networks or {}).values()
+        }
+        api_lines = [
+            json.loads(line)
+            for c in docker.container.list(filters=project)
+            if (c.config.labels or {})["com.docker.compose.service"] == "api"
+            for line in str(docker.container.logs(c)).splitlines()
+            if request_id in line
+        ]
+        assert len(api_lines) == 1, api_lines
+        seen = api_lines[0]["client"]
+        assert seen not in nginx_ips | {"203.0.113.9", "-"}, (seen, nginx_ips)
+
         redirect = httpx.get(f"http://127.0.0.1:{PROD_ENV['XORB_HTTP_PORT']}/health")
         assert redirect.status_code == 301
         assert redirect.headers["location"].startswith("https://")
