@@ -83,9 +83,10 @@ class BuildPlan:
         """Where the images go (the engine's image store, or the registry) and how.
 
         Layers are always gzip: without ``force-compression`` BuildKit reuses whatever blob
-        a layer already has, so a layer first written by a zstd cache export went into the
-        image as a zstd blob under a Docker media type, and ``docker pull`` refused it.
-        Layers that already have a gzip blob are reused as they are.
+        a layer already has, so a layer first written by the local cache export (zstd, see
+        :func:`cache.plan`) or imported from any zstd cache went into the image as a zstd
+        blob under a Docker media type, and ``docker pull`` refused it. Layers that already
+        have a gzip blob are reused as they are.
         """
         where = {"type": "image", "push": "true"} if self.options.push else {"type": "docker"}
         return {**where, "compression": "gzip", "force-compression": "true"}

@@ -225,8 +225,8 @@ def plan(
             mode,
             cache_from=cache_from,
             # zstd: the intermediate layers only mode=max exports are compressed for the
-            # cache alone, and zstd does that several times faster than gzip; layers the
-            # images already hold as gzip are reused as they are.
+            # cache alone (a cold bake measured 48 s with zstd, 52-55 s with gzip); the
+            # images stay gzip (BuildPlan.output forces it).
             cache_to={"type": "local", "dest": str(staging), "mode": "max", "compression": "zstd"},
             local_dir=local,
             staging_dir=staging,

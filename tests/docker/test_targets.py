@@ -163,7 +163,7 @@ def test_push_and_pull_existing_tags(project: Project, production: dict[str, str
     assert pushed.code == 0, pushed.out
     digest, layers = _manifest("xorb/api", version)
     assert digest in pushed.out
-    # A layer written by the zstd local cache once reached the image and broke this pull.
+    # A layer from a zstd cache once reached the image as zstd and broke this pull.
     assert set(layers) == {GZIP_LAYER}, layers
     client.image.remove(api.ref(version), force=True)
     pulled = run_inv(
