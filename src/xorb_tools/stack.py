@@ -14,6 +14,7 @@ a problem is one :class:`XorbError` sentence and nothing has been created.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
@@ -140,14 +141,24 @@ class Stack:
 
     @property
     def env_file(self) -> Path:
-        return ENV_DIR / f"{self.project}.env"
+        """The env file compose reads for these variables, named by its content.
+
+        One file per project was rewritten by every command: two at once on one project
+        (`inv logs` during `inv up`, or two --secrets-dir) could read each other's values
+        or a half-written file, and compose then fell back to the defaults.
+        """
+        digest = hashlib.sha256(env_lines(self.variables).encode()).hexdigest()[:12]
+        return ENV_DIR / f"{self.project}-{digest}.env"
 
     @property
     def docker(self) -> DockerClient:
         """The python-on-whales client bound to this compose project."""
         if self._docker is None:
             ENV_DIR.mkdir(parents=True, exist_ok=True)
-            self.env_file.write_text(env_lines(self.variables), encoding="utf-8")
+            path = self.env_file
+            staging = path.with_name(f".{path.name}.{os.getpid()}")
+            staging.write_text(env_lines(self.variables), encoding="utf-8")
+            staging.replace(path)  # whole, never half-written, for a concurrent reader
             base = engine.client().client_config
             self._docker = DockerClient(
                 client_call=list(base.client_call),

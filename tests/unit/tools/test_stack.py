@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import stat
 import subprocess
@@ -45,8 +46,17 @@ def test_open_stack_variables_never_hold_secret_values(tmp_path: Path) -> None:
         "XORB_IMAGE_TAG": "production",
         stack.SWITCH_DIR_VAR: str(stack.switch_dir("production")),  # a folder, not a secret
     }
-    assert s.env_file.name == "xorb-production.env"
+    assert re.fullmatch(r"xorb-production-[0-9a-f]{12}\.env", s.env_file.name)
     assert stack.env_lines(s.variables).splitlines()[0].startswith("XORB_IMAGE_TAG=")
+
+
+def test_concurrent_stacks_of_one_project_never_share_an_env_file(tmp_path: Path) -> None:
+    """A resilience run caught `inv restart` reading another command's env file."""
+    one = stack.open_stack("production", secrets_dir=tmp_path / "a", resolve_images=False)
+    two = stack.open_stack("production", secrets_dir=tmp_path / "b", resolve_images=False)
+    same = stack.open_stack("production", secrets_dir=tmp_path / "a", resolve_images=False)
+    assert one.project == two.project
+    assert one.env_file != two.env_file and one.env_file == same.env_file
 
 
 def test_env_lines_refuse_multiline_values() -> None:
