@@ -11,9 +11,9 @@ One *round* measures, in this order, each pair back to back so the ratio is fair
     prune, ours sequential (cold)     prune, ours bake (cold)
     ours no-op (also --cache none, and exporting anyway), source change  (x repeats)
     ours dependency change                                        (once)
-    [last round: local cache growth over N small changes]
     export to the registry cache; prune, bake from the local cache; prune, bake from
-    the registry cache (fresh runners)
+    the registry cache (fresh runners, rebuilding the tree the caches were written from)
+    [last round: local cache growth over N small changes]
     prune, baseline (cold); baseline no-op and source change (x repeats), dependency
     change (once)
 
@@ -358,8 +358,8 @@ class Bench:
                 digests = self._timed_change(
                     "dependency_ours", digests, self.change_dependency, lambda: self.ours(cache)
                 )
-        if last:
-            self.growth()
+        # A fresh runner rebuilds the tree its cache was exported from: nothing may change
+        # the tree between the last build into `cache` and these two measurements.
         if self.registry_ok:
             self.ours(cache, mode="registry")  # export the registry cache (not measured)
         self.log("  fresh runner from the local cache")
@@ -369,6 +369,8 @@ class Bench:
             self.log("  fresh runner from the registry cache")
             self.cold()
             s.add("fresh_registry", self.ours(cache, mode="registry")[0])
+        if last:
+            self.growth()
         self.log("  cold, baseline")
         self.cold()
         seconds, digests = self.baseline()

@@ -4,6 +4,7 @@ accounting and rendering. No Docker engine."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +160,59 @@ def test_quick_mode_runs_one_of_each() -> None:
     full = runner.Settings.for_mode(False, None, None)
     assert full.rounds >= 2 and full.growth_builds == 10
     assert runner.Settings.for_mode(False, 3, None).rounds == 3
+
+
+class _ScriptedBench(runner.Bench):
+    """A :class:`runner.Bench` whose engine calls only record what they would build."""
+
+    def __init__(self, work: Path) -> None:  # no engine, no scratch copy
+        self.settings = runner.Settings(rounds=2, repeats=2, growth_builds=3)
+        self.log = lambda _line: None
+        self.work = work
+        self.samples = runner.Samples()
+        self.registry_ok = True
+        self.tree = 0  # bumped by every change to the scratch tree
+        self.written: dict[tuple[str, str], int] = {}  # (mode, cache dir) -> tree built
+        self.restores: list[tuple[int, int]] = []  # after a prune: (tree built, tree cached)
+        self.pruned = False
+
+    def cold(self) -> None:
+        self.pruned = True
+
+    def ours(
+        self,
+        cache_dir: Path,
+        *,
+        parallel: bool = True,
+        mode: str = "local",
+        only: tuple[str, ...] = (),
+    ) -> tuple[float, dict[str, str]]:
+        key = (mode, cache_dir.name)
+        if self.pruned and key in self.written:
+            self.restores.append((self.tree, self.written[key]))
+        self.pruned = False
+        self.written[key] = self.tree
+        return 1.0, {"api": f"a{self.tree}", "orchestrator": "o", "worker": "w"}
+
+    def baseline(self) -> tuple[float, dict[str, str]]:
+        self.pruned = False
+        return 2.0, {"api": f"a{self.tree}", "orchestrator": "o", "worker": "w"}
+
+    def change_source(self) -> None:
+        self.tree += 1
+
+    def change_dependency(self) -> str:
+        self.tree += 1
+        return "iniconfig"
+
+
+def test_fresh_runners_rebuild_the_tree_their_cache_was_exported_from(tmp_path: Path) -> None:
+    """Round 2 used to run the cache-growth builds (source changes) just before its fresh
+    runners, so it timed a rebuild of a changed API (13 s) where round 1 timed a restore
+    (7.7 s). Every fresh runner must rebuild exactly the tree its cache was written from."""
+    bench = _ScriptedBench(tmp_path)
+    for index in range(bench.settings.rounds):
+        bench.round(index, last=index == bench.settings.rounds - 1)
+    assert len(bench.restores) == 2 * bench.settings.rounds  # local + registry, per round
+    assert all(built == cached for built, cached in bench.restores), bench.restores
+    assert len(bench.samples.growth_mb) == bench.settings.growth_builds
