@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from python_on_whales.exceptions import DockerException
 
-from xorb_tools import cache, engine, gitinfo, registry
+from xorb_tools import cache, engine, gitinfo, registry, stack
 from xorb_tools.errors import XorbError
 from xorb_tools.services import Project
 
@@ -73,7 +73,8 @@ def pull(
 def clean(
     project: Project, environment: str, builder_cache: bool, dry_run: bool
 ) -> list[tuple[str, str]]:
-    """Remove one environment's images, stopped containers, volumes and local caches."""
+    """Remove one environment's images, stopped containers, volumes, compose env files and
+    local caches."""
     project.check_environment(environment)
     engine.require_daemon()
     client = engine.client()
@@ -90,6 +91,10 @@ def clean(
         filters={"dangling": "true", "label": f"com.docker.compose.project={compose_project}"}
     )
     removed += [("volume", v.name) for v in volumes]
+    # The env files compose read for this project (one per set of variables, see
+    # stack.Stack.env_file); kept while any of its containers still runs.
+    env_files = [] if len(stopped) < len(containers) else stack.env_files(compose_project)
+    removed += [("compose env file", str(p)) for p in env_files]
     local = cache.cache_root(project.root) / environment
     if local.exists():
         removed.append(("local cache", str(local)))
@@ -110,5 +115,7 @@ def clean(
             v.remove()
         if builder_cache:
             client.buildx.prune(all=True)
+    for path in env_files:
+        path.unlink(missing_ok=True)
     shutil.rmtree(local, ignore_errors=True)
     return removed

@@ -3,9 +3,9 @@
 One environment is one compose file, ``compose/docker-compose.<environment>.yml`` (it
 extends the base ``compose/docker-compose.yml``), and one project, ``xorb-<environment>``.
 :func:`open_stack` makes the python-on-whales client for it: the compose file, the project
-name, the profiles, and an env file (``.cache/compose/xorb-<env>.env``) that holds the
-variables the compose files read, i.e. image references and the secrets folder, never a
-secret value. The process environment still wins over that file, as compose does.
+name, the profiles, and an env file (``.cache/compose/xorb-<env>-<content digest>.env``)
+that holds the variables the compose files read, i.e. image references and the secrets
+folder, never a secret value. The process environment still wins over that file, as compose does.
 
 Before anything starts, :func:`preflight` renders the configuration (``docker compose
 config``, which fails on a broken file) and checks that every secret file it mounts exists;
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -73,6 +74,12 @@ def override_files() -> list[Path]:
         if not path.is_file():
             raise XorbError(f"{OVERRIDES_VAR} names {path}, which is not a file: fix or unset it.")
     return [p.resolve() for p in paths]
+
+
+def env_files(project: str, env_dir: Path = ENV_DIR) -> list[Path]:
+    """The env files written for compose project ``project`` (see :attr:`Stack.env_file`)."""
+    name = re.compile(rf"{re.escape(project)}-[0-9a-f]{{12}}\.env")
+    return sorted(p for p in env_dir.glob(f"{project}-*.env") if name.fullmatch(p.name))
 
 
 def project_name(environment: str) -> str:

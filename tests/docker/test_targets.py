@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.docker.conftest import run_inv
-from xorb_tools import engine
+from xorb_tools import engine, stack
 from xorb_tools.services import ROOT, Project
 
 pytestmark = pytest.mark.docker
@@ -64,13 +64,20 @@ def test_clean_removes_only_that_environment(project: Project) -> None:
     client = engine.client()
     worker = project.service("worker")
     assert client.image.exists(worker.ref("staging"))
+    # each compose command leaves an env file named by its content: staging's go, others stay
+    staging_env = stack.open_stack("staging", resolve_images=False)
+    production_env = stack.open_stack("production", resolve_images=False)
+    for s in (staging_env, production_env):
+        s.env_file.parent.mkdir(parents=True, exist_ok=True)
+        s.env_file.write_text(stack.env_lines(s.variables))
     dry = run_inv("clean", "--environment", "staging", "--dry-run")
     assert dry.code == 0 and worker.ref("staging") in dry.out
-    assert client.image.exists(worker.ref("staging"))
+    assert client.image.exists(worker.ref("staging")) and staging_env.env_file.exists()
     done = run_inv("clean", "--environment", "staging")
     assert done.code == 0, done.out
     assert not client.image.exists(worker.ref("staging"))
     assert client.image.exists(worker.ref("production"))
+    assert not staging_env.env_file.exists() and production_env.env_file.exists()
 
 
 def _sha(path: Path) -> str:

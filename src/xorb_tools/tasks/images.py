@@ -148,7 +148,7 @@ def pull(
 def clean(
     c: Context, environment: str = "development", builder_cache: bool = False, dry_run: bool = False
 ) -> None:
-    """Remove one environment's images, stopped containers, volumes and local caches."""
+    """Remove one environment's images, stopped containers, volumes, env files and caches."""
     removed = release.clean(services.load(), environment, builder_cache, dry_run)
     verb = "Would remove" if dry_run else "Removed"
     table(f"{verb} ({environment})", ["kind", "what"], removed or [("-", "nothing")])

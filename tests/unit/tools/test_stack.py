@@ -59,6 +59,14 @@ def test_concurrent_stacks_of_one_project_never_share_an_env_file(tmp_path: Path
     assert one.env_file != two.env_file and one.env_file == same.env_file
 
 
+def test_env_files_lists_only_that_projects_files(tmp_path: Path) -> None:
+    mine = [tmp_path / "xorb-test-0123456789ab.env", tmp_path / "xorb-test-ffffffffffff.env"]
+    others = ["xorb-test-extra-0123456789ab.env", "xorb-testing-0123456789ab.env", "x.env"]
+    for path in [*mine, *(tmp_path / n for n in others)]:
+        path.write_text("XORB_IMAGE_TAG=test\n")
+    assert stack.env_files("xorb-test", tmp_path) == mine
+
+
 def test_env_lines_refuse_multiline_values() -> None:
     with pytest.raises(XorbError, match="one line"):
         stack.env_lines({"X": "a\nb"})
