@@ -11,9 +11,9 @@ One *round* measures, in this order, each pair back to back so the ratio is fair
     prune, ours sequential (cold)     prune, ours bake (cold)
     ours no-op (also --cache none, and exporting anyway), source change  (x repeats)
     ours dependency change                                        (once)
+    [last round: local cache growth over N small changes, then the tree restored]
     export to the registry cache; prune, bake from the local cache; prune, bake from
     the registry cache (fresh runners, rebuilding the tree the caches were written from)
-    [last round: local cache growth over N small changes]
     prune, baseline (cold); baseline no-op and source change (x repeats), dependency
     change (once)
 
@@ -358,6 +358,8 @@ class Bench:
                 digests = self._timed_change(
                     "dependency_ours", digests, self.change_dependency, lambda: self.ours(cache)
                 )
+        if last:
+            self.growth()
         # A fresh runner rebuilds the tree its cache was exported from: nothing may change
         # the tree between the last build into `cache` and these two measurements.
         if self.registry_ok:
@@ -369,8 +371,6 @@ class Bench:
             self.log("  fresh runner from the registry cache")
             self.cold()
             s.add("fresh_registry", self.ours(cache, mode="registry")[0])
-        if last:
-            self.growth()
         self.log("  cold, baseline")
         self.cold()
         seconds, digests = self.baseline()
@@ -395,14 +395,27 @@ class Bench:
         for recorded in cache_dir.glob(f"*/*/{FINGERPRINT_FILE}"):
             recorded.unlink()
 
+    def source_snapshot(self) -> str:
+        """The text of the file :meth:`change_source` edits."""
+        return (self.root / SOURCE_FILE).read_text()
+
+    def restore_source(self, text: str) -> None:
+        (self.root / SOURCE_FILE).write_text(text)
+
     def growth(self) -> None:
-        """Local cache size over consecutive API builds with one-line changes."""
+        """Local cache size over consecutive API builds with one-line changes, on a warm
+        builder; the tree is left as it was found, so the caches the round exported still
+        hold it."""
         cache = self.work / "cache-growth"
-        for i in range(self.settings.growth_builds):
-            if i:
-                self.change_source()
-            self.ours(cache, only=("api",))
-            self.samples.growth_mb.append(dir_size(cache) / report.MB)
+        before = self.source_snapshot()
+        try:
+            for i in range(self.settings.growth_builds):
+                if i:
+                    self.change_source()
+                self.ours(cache, only=("api",))
+                self.samples.growth_mb.append(dir_size(cache) / report.MB)
+        finally:
+            self.restore_source(before)
         self.log(f"  cache growth: {', '.join(f'{m:.0f}' for m in self.samples.growth_mb)} MB")
 
     def sizes(self) -> None:

@@ -205,11 +205,18 @@ class _ScriptedBench(runner.Bench):
         self.tree += 1
         return "iniconfig"
 
+    def source_snapshot(self) -> str:
+        return str(self.tree)
+
+    def restore_source(self, text: str) -> None:
+        self.tree = int(text)
+
 
 def test_fresh_runners_rebuild_the_tree_their_cache_was_exported_from(tmp_path: Path) -> None:
     """Round 2 used to run the cache-growth builds (source changes) just before its fresh
-    runners, so it timed a rebuild of a changed API (13 s) where round 1 timed a restore
-    (7.7 s). Every fresh runner must rebuild exactly the tree its cache was written from."""
+    runners and leave the tree changed, so it timed a rebuild of a changed API (13 s) where
+    round 1 timed a restore (7.7 s). Every fresh runner must rebuild exactly the tree its
+    cache was written from."""
     bench = _ScriptedBench(tmp_path)
     for index in range(bench.settings.rounds):
         bench.round(index, last=index == bench.settings.rounds - 1)
