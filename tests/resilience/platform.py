@@ -8,6 +8,7 @@ containers' processes (the suite runs as root on the engine's host, like CI).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -26,7 +27,8 @@ HERE = Path(__file__).resolve().parent
 PREFIX = "xorb-resilience"
 """``XORB_PROJECT_PREFIX`` of the suite: its stack is the compose project
 ``xorb-resilience-production``, beside anyone else's."""
-QUEUE_KEY = "rq:queue:xorb-jobs"
+QUEUE_NAME = "xorb-jobs"
+QUEUE_KEY = f"rq:queue:{QUEUE_NAME}"
 _HEX = re.compile(r"^[0-9a-f]{8,64}$")
 
 # Enqueue like the API does, from inside a worker container (its configuration and secrets),
@@ -149,6 +151,39 @@ class Platform:
     def finished(self, ids: Sequence[str]) -> bool:
         rows = self.jobs(ids)
         return len(rows) == len(ids) and all(r.status == "finished" for r in rows.values())
+
+    def diagnose(self, ids: Sequence[str], log_lines: int = 40) -> str:
+        """What the platform says about the unfinished jobs of ``ids``: their result rows,
+        their RQ status, the queue and registries, and the workers' last log lines. For a
+        failure message; every part is best effort, so it never hides the failure."""
+        parts: list[str] = []
+
+        def part(title: str, read: Callable[[], object]) -> None:
+            try:
+                parts.append(f"{title}: {read()}")
+            except Exception as exc:  # the diagnosis must not replace the failure
+                parts.append(f"{title}: unreadable ({type(exc).__name__}: {exc})")
+
+        rows: dict[str, JobRow] = {}
+        try:
+            rows = self.jobs(ids)
+        except Exception as exc:
+            parts.append(f"result rows: unreadable ({type(exc).__name__})")
+        open_ids = [i for i in ids if i not in rows or rows[i].status != "finished"]
+        parts.append(f"unfinished: {[(i, rows.get(i)) for i in open_ids]}")
+        for job_id in open_ids[:5]:
+            fields = ("HMGET", f"rq:job:{job_id}", "status", "worker_name", "ended_at")
+            part(f"rq job {job_id}", functools.partial(self.redis, *fields))
+        part("queued", self.queued)
+        part(
+            "started registry",
+            lambda: self.redis("ZRANGE", f"rq:wip:{QUEUE_NAME}", "0", "-1", "WITHSCORES"),
+        )
+        part("failed registry", lambda: self.redis("ZRANGE", f"rq:failed:{QUEUE_NAME}", "0", "-1"))
+        for container in self.containers("worker"):
+            logs = functools.partial(self.stack.docker.container.logs, container, tail=log_lines)
+            part(f"{container.name} last {log_lines} log lines", logs)
+        return "\n".join(parts)
 
     # -- jobs ------------------------------------------------------------------------------
     def enqueue(self, client: httpx.Client, count: int, duration: float, label: str) -> list[str]:

@@ -46,7 +46,10 @@ def test_jobs_survive_repeated_worker_kills(platform: Platform) -> None:
             container_name, restarts = container.name, container.restart_count or 0
             container_killed = kill(int(container.state.pid or 0))
         time.sleep(0.5)
-    wait_for(lambda: platform.finished(ids), 180, "every job to finish", interval=1.0)
+    try:
+        wait_for(lambda: platform.finished(ids), 180, "every job to finish", interval=1.0)
+    except AssertionError as exc:  # once in CI (stop 15): say where the jobs were stuck
+        raise AssertionError(f"{exc}\n{platform.diagnose(ids)}") from None
     took = time.monotonic() - started
     rows = platform.jobs(ids)
     lost = [job for job in ids if job not in rows or rows[job].status != "finished"]
