@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.resilience.platform import Platform, kill, wait_for
+from tests.resilience.platform import QUEUE_NAME, Platform, kill, wait_for
 from xorb_tools import resilience
 
 pytestmark = pytest.mark.resilience
@@ -54,7 +54,7 @@ def test_jobs_survive_repeated_worker_kills(platform: Platform) -> None:
     rows = platform.jobs(ids)
     lost = [job for job in ids if job not in rows or rows[job].status != "finished"]
     rerun = sorted(job for job in set(killed) if rows[job].attempts >= 2)
-    failed = int(platform.redis("ZCARD", "rq:failed:xorb-jobs") or 0)
+    failed = int(platform.redis("ZCARD", f"rq:failed:{QUEUE_NAME}") or 0)
     restarted = [
         c.name
         for c in platform.containers("worker")
