@@ -346,19 +346,22 @@ def fingerprint(
 
 
 def skip_redundant_exports(build_plan: BuildPlan) -> list[str]:
-    """Drop the local cache export of every image whose cache already holds these inputs.
+    """Drop the local or registry cache export of every image whose cache already holds
+    these inputs.
 
     Returns the names of the services whose export is skipped.
     """
-    local = [b for b in build_plan.builds if b.cache.mode == "local" and b.cache.cache_to]
-    if not local or build_plan.options.no_cache_filter:
+    exporting = [
+        b for b in build_plan.builds if b.cache.mode in ("local", "registry") and b.cache.cache_to
+    ]
+    if not exporting or build_plan.options.no_cache_filter:
         return []
     targets = build_plan.bake_definition()["target"]
     digest = context.digest(build_plan.project.root, DOCKERFILE)
     base_id = str(engine.client().image.inspect(build_plan.base_image).id)
     return [
         b.service.name
-        for b in local
+        for b in exporting
         if b.cache.skip_export(
             fingerprint(targets[b.service.name], b.cache.cache_to, digest, base_id)
         )
@@ -368,19 +371,19 @@ def skip_redundant_exports(build_plan: BuildPlan) -> list[str]:
 def run(build_plan: BuildPlan, *, echo: bool = True) -> list[Result]:
     """Build every image of the plan; on failure keep old images and caches, then raise.
 
-    A local cache that already holds this build's inputs is not exported again
-    (:func:`skip_redundant_exports`); the others are exported into directories primed with
-    the old blobs (:meth:`cache.CachePlan.prepare`). A bake whose concurrent local cache
-    exports broke off (:func:`export_race`) is finished target by target: the builder has
-    every layer by then, so that costs the exports only.
+    A local or registry cache that already holds this build's inputs is not exported
+    again (:func:`skip_redundant_exports`); the other local caches are exported into
+    directories primed with the old blobs (:meth:`cache.CachePlan.prepare`). A bake whose
+    concurrent local cache exports broke off (:func:`export_race`) is finished target by
+    target: the builder has every layer by then, so that costs the exports only.
     """
     opts = build_plan.options
     results: list[Result] = []
     skipped = skip_redundant_exports(build_plan)
     if skipped and echo:
         print(
-            f"build: the local cache of {', '.join(skipped)} already holds these inputs; "
-            "not exporting it again",
+            f"build: the {build_plan.builds[0].cache.mode} cache of {', '.join(skipped)} "
+            "already holds these inputs; not exporting it again",
             file=sys.stderr,
             flush=True,
         )

@@ -13,6 +13,10 @@ Two things keep the local export cheap:
 - the directory records a fingerprint of the build's inputs (:mod:`xorb_tools.context`):
   a build whose inputs match it would export the same cache again, so it exports nothing
   (:meth:`CachePlan.skip_export`).
+
+A registry cache gets the same fingerprint check through a marker artifact next to it
+(:func:`registry.read_marker`): it vouches for one cache manifest digest, so a cache
+another build has overwritten since is exported again.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xorb_tools import registry
 from xorb_tools.errors import XorbError
+from xorb_tools.registry import Ref
 from xorb_tools.services import Service
 
 MODES = ("auto", "local", "registry", "gha", "inline", "none")
@@ -82,6 +88,8 @@ class CachePlan:
     local_dir: Path | None = None
     staging_dir: Path | None = None
     fingerprint: str | None = None
+    remote: Ref | None = None
+    remote_before: str | None = None
 
     def as_bake(self) -> dict[str, list[str]]:
         """The plan as bake target attributes (``cache-from`` / ``cache-to`` strings)."""
@@ -90,12 +98,20 @@ class CachePlan:
         return out
 
     def skip_export(self, fingerprint: str) -> bool:
-        """Export nothing when the local cache was written by a build of the same inputs.
+        """Export nothing when the cache was written by a build of the same inputs.
 
         Otherwise remember ``fingerprint`` for :meth:`commit`. True only for a local plan
-        whose directory is intact and records exactly ``fingerprint``.
+        whose directory is intact and records exactly ``fingerprint``, or a registry plan
+        whose marker vouches for ``fingerprint`` and the cache manifest the tag holds now.
         """
         self.fingerprint = fingerprint
+        if self.remote is not None:
+            current = registry.manifest_digest(self.remote)
+            self.remote_before = current
+            if current is None or registry.read_marker(self.remote) != (fingerprint, current):
+                return False
+            self.cache_to = None
+            return True
         if self.local_dir is None or not self.cache_from:
             return False
         try:
@@ -116,7 +132,11 @@ class CachePlan:
         link_blobs(self.local_dir, self.staging_dir)
 
     def commit(self) -> None:
-        """After a successful build: swap the freshly exported local cache in atomically."""
+        """After a successful build: swap the freshly exported local cache in atomically,
+        or mark the registry cache this build exported with its inputs."""
+        if self.remote is not None:
+            self._mark_remote()
+            return
         if self.local_dir is None or self.staging_dir is None or not self.staging_dir.exists():
             return
         if not (self.staging_dir / "index.json").exists():
@@ -131,6 +151,15 @@ class CachePlan:
             self.local_dir.rename(old)
         self.staging_dir.rename(self.local_dir)
         shutil.rmtree(old, ignore_errors=True)
+
+    def _mark_remote(self) -> None:
+        # Only a tag that moved during the build is vouched for: the export is best effort
+        # (ignore-error), so an unchanged tag may still hold another build's cache.
+        if self.remote is None or self.cache_to is None or not self.fingerprint:
+            return
+        after = registry.manifest_digest(self.remote)
+        if after and after != self.remote_before:
+            registry.write_marker(self.remote, self.fingerprint, after)
 
     def discard(self) -> None:
         """After a failed build: drop the partial export, keep the old cache."""
@@ -237,6 +266,7 @@ def plan(
             mode,
             cache_from=[{"type": "registry", "ref": ref}],
             cache_to={"type": "registry", "ref": ref, "mode": "max", "ignore-error": "true"},
+            remote=Ref.parse(ref),
         )
     if mode == "gha":
         spec = {"type": "gha", "scope": scope}

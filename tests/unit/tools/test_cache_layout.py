@@ -1,4 +1,5 @@
-"""Local cache housekeeping: primed exports, garbage collection, fingerprints (no engine)."""
+"""Cache housekeeping: primed local exports, garbage collection, fingerprints, and the
+registry cache's inputs marker (no engine)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from xorb_tools import cache, context, services
+from xorb_tools import cache, context, registry, services
+from xorb_tools.errors import XorbError
 
 API = services.load().service("api")
 INDEX = "application/vnd.oci.image.index.v1+json"
@@ -138,3 +140,74 @@ def test_a_dockerfile_specific_ignore_file_wins(tmp_path: Path) -> None:
     assert context.ignore_file(tmp_path, Path("docker/Dockerfile")) == (
         tmp_path / "docker" / "Dockerfile.dockerignore"
     )
+
+
+class FakeRegistry:
+    """Tags and inputs markers of one repository, as :mod:`xorb_tools.registry` sees them."""
+
+    def __init__(self) -> None:
+        self.tags: dict[str, str] = {}
+        self.markers: dict[str, tuple[str, str]] = {}
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(registry, "manifest_digest", lambda ref: self.tags.get(ref.tag))
+        monkeypatch.setattr(registry, "read_marker", lambda ref: self.markers.get(ref.tag))
+
+        def write(ref: registry.Ref, inputs: str, digest: str) -> bool:
+            self.markers[ref.tag] = (inputs, digest)
+            return True
+
+        monkeypatch.setattr(registry, "write_marker", write)
+
+
+def _registry_build(fake: FakeRegistry, inputs: str, exported: str | None) -> bool:
+    """One build with registry cache: whether it skipped the export. ``exported`` is the
+    manifest digest the export leaves under the tag (None: the export did not happen)."""
+    plan = cache.plan("registry", API, "production", project_root=Path(), registry="r:5000")
+    assert plan.remote is not None and plan.remote.tag == "buildcache-production"
+    skipped = plan.skip_export(inputs)
+    assert (plan.cache_to is None) == skipped and plan.cache_from  # always reads the cache
+    if not skipped and exported:
+        fake.tags[plan.remote.tag] = exported
+    plan.commit()
+    return skipped
+
+
+def test_a_registry_cache_is_exported_again_only_when_its_marker_does_not_vouch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeRegistry()
+    fake.install(monkeypatch)
+    assert not _registry_build(fake, "f1", "sha256:one")  # no cache yet
+    assert fake.markers == {"buildcache-production": ("f1", "sha256:one")}
+    assert _registry_build(fake, "f1", None)  # same inputs, same manifest under the tag
+    assert not _registry_build(fake, "f2", "sha256:two")  # other inputs
+    assert fake.markers["buildcache-production"] == ("f2", "sha256:two")
+    fake.tags["buildcache-production"] = "sha256:someone-else"  # another build overwrote it
+    assert not _registry_build(fake, "f2", "sha256:two-again")
+    assert _registry_build(fake, "f2", None)
+
+
+def test_a_registry_export_that_left_the_tag_alone_is_not_vouched_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeRegistry()
+    fake.install(monkeypatch)
+    fake.tags["buildcache-production"] = "sha256:old"  # written by another build's inputs
+    assert not _registry_build(fake, "f1", None)  # the export failed (ignore-error)
+    assert fake.markers == {}
+    assert not _registry_build(fake, "f1", "sha256:new")
+    assert _registry_build(fake, "f1", None)
+
+
+def test_registry_refs_and_an_unreachable_registry() -> None:
+    ref = registry.Ref.parse("localhost:5000/xorb/api:buildcache-production")
+    assert (ref.host, ref.repository, ref.tag) == ("localhost:5000", "xorb/api", ref.tag)
+    assert registry.marker_ref(ref).tag == "buildcache-production-inputs"
+    for bad in ("xorb/api", "localhost:5000/xorb/api", "host/repo:tag/x"):
+        with pytest.raises(XorbError):
+            registry.Ref.parse(bad)
+    gone = registry.Ref.parse("127.0.0.1:1/xorb/api:buildcache-production")
+    assert registry.manifest_digest(gone) is None
+    assert registry.read_marker(gone) is None
+    assert registry.write_marker(gone, "f1", "sha256:one") is False
