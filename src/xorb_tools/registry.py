@@ -3,8 +3,9 @@ and the inputs marker that lets a build skip re-exporting an unchanged registry 
 
 The marker is a tiny OCI artifact next to the cache (tag ``<cache tag>-inputs``): its
 annotations name the build inputs' fingerprint and the digest of the cache manifest that
-was exported from them. Four plain HTTP calls of the distribution API, through the
-standard library: a client library (oras) would add requests and jsonschema for that.
+was exported from them. Reading it takes two calls of the distribution API, writing it
+at most four, all through the standard library: a client library (oras) would add
+requests and jsonschema for that.
 Registries that want a login answer 401, and every helper here then answers "unknown":
 the build simply exports as it always did.
 """
