@@ -50,15 +50,13 @@ def reachable(registry: str, timeout: float = 3.0) -> tuple[bool, str]:
     """Whether the registry's ``/v2/`` endpoint answers (200, or 401 asking for a login)."""
     url = f"{base_url(registry)}/v2/"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http(s) only
-            return True, f"{url} answered {resp.status}"
-    except urllib.error.HTTPError as exc:
-        if exc.code == 401:
-            return True, f"{url} answered 401 (login needed)"
-        return False, f"{url} answered {exc.code}"
+        status, _, _ = _call(url, timeout=timeout)
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         return False, f"{url}: {reason}"
+    if status == 401:
+        return True, f"{url} answered 401 (login needed)"
+    return status < 400, f"{url} answered {status}"
 
 
 def require(registry: str, why: str) -> None:
@@ -96,7 +94,11 @@ class Ref:
 
 
 def _call(
-    url: str, method: str = "GET", data: bytes | None = None, **headers: str
+    url: str,
+    method: str = "GET",
+    data: bytes | None = None,
+    timeout: float = TIMEOUT,
+    **headers: str,
 ) -> tuple[int, dict[str, str], bytes]:
     """One request: (status, lower-case headers, body). Raises OSError when unreachable."""
     if not url.startswith(("http://", "https://")):
@@ -104,7 +106,7 @@ def _call(
     hdrs = {k.replace("_", "-"): v for k, v in headers.items()}
     request = urllib.request.Request(url, data=data, method=method, headers=hdrs)  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as resp:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
             return resp.status, _lower(resp.headers.items()), resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, _lower(exc.headers.items()), b""
