@@ -22,12 +22,17 @@ if docker info >/dev/null 2>&1; then
 else
     command -v dockerd >/dev/null 2>&1 || die "dockerd is not installed; run scripts/install-docker.sh first."
     [ "$(id -u)" -eq 0 ] || die "starting dockerd needs root (try: sudo $0)."
-    if ! pgrep -x dockerd >/dev/null 2>&1; then
-        log "starting dockerd (log: $STATE_DIR/dockerd.log)"
-        nohup dockerd >>"$STATE_DIR/dockerd.log" 2>&1 </dev/null &
-    fi
     deadline=$((SECONDS + TIMEOUT))
+    starts=0
     until [ -S /var/run/docker.sock ] && docker info >/dev/null 2>&1; do
+        # None running, or one that was shutting down has exited since: start ours (twice
+        # at most: a dockerd that dies on start says why in its log).
+        if ! pgrep -x dockerd >/dev/null 2>&1; then
+            [ "$starts" -lt 2 ] || die "dockerd exited twice on start; see $STATE_DIR/dockerd.log."
+            log "starting dockerd (log: $STATE_DIR/dockerd.log)"
+            nohup dockerd >>"$STATE_DIR/dockerd.log" 2>&1 </dev/null &
+            starts=$((starts + 1))
+        fi
         [ "$SECONDS" -lt "$deadline" ] || die "dockerd did not answer within ${TIMEOUT}s; see $STATE_DIR/dockerd.log."
         sleep 1
     done

@@ -11,7 +11,9 @@ import functools
 import logging
 import os
 import shutil
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
@@ -110,3 +112,24 @@ def compose_version() -> str:
 def image_exists(ref: str) -> bool:
     """Whether ``ref`` is in the local image store."""
     return bool(client().image.exists(ref))
+
+
+def buildkit_key_store() -> Path | None:
+    """The engine's built-in BuildKit cache-key store (``<docker root>/buildkit/cache.db``)
+    when the engine runs on this machine and the file is visible here, else None.
+
+    Every build that exports a cache walks this store, and it only ever grows: a builder
+    prune drops the cached results, not the keys (``scripts/reset-buildkit-keys.sh``).
+    """
+    try:
+        info = client().system.info()
+    except DockerException:
+        return None
+    if not info.docker_root_dir or str(info.name or "") != socket.gethostname():
+        return None  # a remote engine: a local path of that name is another store
+    path = Path(str(info.docker_root_dir)) / "buildkit" / "cache.db"
+    try:
+        path.stat()
+    except OSError:
+        return None  # not there, or /var/lib/docker is closed to this user
+    return path

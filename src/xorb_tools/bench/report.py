@@ -184,6 +184,7 @@ def markdown(figures: Sequence[Figure], meta: Mapping[str, Any]) -> str:
         f"Mode: {meta.get('mode', '?')}; {meta.get('rounds', '?')} cold round(s), "
         f"{meta.get('repeats', '?')} cheap repetition(s) per round; "
         f"host: {meta.get('host', '?')}; base image: {meta.get('base_image', '?')}; "
+        f"BuildKit key store at the start: {meta.get('buildkit_key_store', '?')}; "
         f"total wall time {float(meta.get('wall_seconds', 0.0)):.0f} s.",
         "Values are median (min-max); ratios are computed pair by pair within a round. "
         "Sizes: uncompressed = sum of unpacked layers, compressed = what a registry transfers.",

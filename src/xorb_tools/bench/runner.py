@@ -737,10 +737,18 @@ def _size_figures(samples: Samples, names: list[str]) -> list[Figure]:
     return rows
 
 
+def _key_store_size() -> str:
+    """The size of BuildKit's key store, which every cache export walks (it slows ours, not
+    the baseline, as it grows: ``inv doctor``)."""
+    path = engine.buildkit_key_store()
+    return f"{path.stat().st_size / (1024 * 1024):.1f} MB" if path else "not visible here"
+
+
 def run(source: Path, settings: Settings, log: Log) -> tuple[list[Figure], dict[str, object]]:
     """Measure everything; returns the report rows and the run's metadata."""
     engine.require_daemon()
     engine.buildx_version()
+    key_store = _key_store_size()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="xorb-bench-") as tmp:
         bench = Bench(source, Path(tmp), settings, log)
@@ -765,6 +773,7 @@ def run(source: Path, settings: Settings, log: Log) -> tuple[list[Figure], dict[
             "host": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
             "docker": engine.server_version(),
             "buildx": engine.buildx_version(),
+            "buildkit_key_store": key_store,
             "wall_seconds": round(time.monotonic() - started, 1),
             "retries": len(bench.samples.retries),
             "raw": dataclasses.asdict(bench.samples),

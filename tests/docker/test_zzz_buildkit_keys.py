@@ -1,0 +1,78 @@
+"""``scripts/reset-buildkit-keys.sh`` against the real engine, and the doctor's line for it.
+
+Last in the suite (the file name sorts last): the reset prunes the builder cache and
+restarts dockerd.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.docker.conftest import run_inv
+from xorb_tools import engine
+from xorb_tools.services import ROOT
+
+pytestmark = pytest.mark.docker
+
+SCRIPT = ROOT / "scripts" / "reset-buildkit-keys.sh"
+
+
+def _script(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.fixture
+def store() -> Path:
+    path = engine.buildkit_key_store()
+    if path is None:
+        pytest.skip("the key store is not visible here (needs root on the engine's host)")
+    if engine.client().container.list():
+        pytest.skip("containers are running; the reset would stop them")
+    return path
+
+
+def test_refuses_while_a_container_runs_and_changes_nothing(store: Path, base: str) -> None:
+    before = store.stat()
+    old = store.with_name("cache.db.old")
+    old_before = old.stat().st_mtime_ns if old.exists() else None
+    container = engine.client().run(base, ["sleep", "120"], detach=True, remove=True)
+    try:
+        result = _script()
+        assert result.returncode == 1, result.stderr
+        lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and "1 container(s) running" in lines[0], result.stderr
+        assert engine.client().container.inspect(container.id).state.running
+        assert store.stat().st_ino == before.st_ino
+        assert (old.stat().st_mtime_ns if old.exists() else None) == old_before
+    finally:
+        engine.client().container.remove(container.id, force=True)
+
+    bad = _script("--everything")
+    assert bad.returncode == 1 and "unknown option '--everything'" in bad.stderr
+
+
+def test_reset_gives_an_empty_store_and_a_working_builder(store: Path, tmp_path: Path) -> None:
+    before = store.stat().st_size
+    result = _script()
+    assert result.returncode == 0, result.stderr
+    assert "moved the key store" in result.stderr
+    assert store.with_name("cache.db.old").stat().st_size == before
+    engine.require_daemon()
+    # The builder works with the new store, cache export (which walks it) included.
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY hello /hello\n")
+    (tmp_path / "hello").write_text("hello\n")
+    engine.client().buildx.build(
+        tmp_path,
+        cache_to=f"type=local,dest={tmp_path / 'cache'},mode=max",
+        output={"type": "cacheonly"},
+    )
+    assert (tmp_path / "cache" / "index.json").is_file()
+    assert store.stat().st_size <= 1024 * 1024
+    doctor = run_inv("doctor")
+    line = next(ln for ln in doctor.lines if "buildkit keys" in ln)
+    assert " ok " in line, doctor.out
