@@ -40,7 +40,7 @@ if [ "$running" -gt 0 ] && [ "$force" -eq 0 ]; then
     die "$running container(s) running; stopping dockerd would stop them (stop them first, or pass --force)."
 fi
 
-before=$(du -h "$store" | cut -f1)
+before=$(du -h --apparent-size "$store" | cut -f1)
 log "pruning the builder cache"
 docker buildx prune --all --force >/dev/null
 
@@ -69,4 +69,4 @@ else
 fi
 docker info >/dev/null 2>&1 \
     || die "dockerd did not come back; the old store is at $store.old (move it back to undo)."
-log "done: BuildKit key store now $(du -h "$store" 2>/dev/null | cut -f1 || echo 'not yet created')"
+log "done: BuildKit key store now $(du -h --apparent-size "$store" 2>/dev/null | cut -f1 || echo 'not yet created')"
