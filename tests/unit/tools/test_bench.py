@@ -167,7 +167,8 @@ def test_quick_mode_runs_one_of_each() -> None:
 
 
 def test_full_rounds_time_bake_and_sequential_in_both_orders(tmp_path: Path) -> None:
-    bench = _OrderedBench(tmp_path)
+    bench = _ScriptedBench(tmp_path)
+    bench.settings = runner.Settings(rounds=1, repeats=1, reversed_pairs=True)
     bench.round(0, last=False)
     cold = [b for b in bench.builds if b[0] == "cold"]
     assert [b[1] for b in cold[:4]] == ["sequential", "bake", "bake", "sequential"]
@@ -191,6 +192,7 @@ class _ScriptedBench(runner.Bench):
         self.written: dict[tuple[str, str], int] = {}  # (mode, cache dir) -> tree built
         self.restores: list[tuple[int, int]] = []  # after a prune: (tree built, tree cached)
         self.pruned = False
+        self.builds: list[tuple[str, str, str]] = []  # (cold/warm, bake/sequential, cache)
 
     def cold(self) -> None:
         self.pruned = True
@@ -203,6 +205,8 @@ class _ScriptedBench(runner.Bench):
         mode: str = "local",
         only: tuple[str, ...] = (),
     ) -> tuple[float, dict[str, str]]:
+        kind = ("cold" if self.pruned else "warm", "bake" if parallel else "sequential")
+        self.builds.append((*kind, cache_dir.name))
         key = (mode, cache_dir.name)
         if self.pruned and key in self.written:
             self.restores.append((self.tree, self.written[key]))
@@ -226,27 +230,6 @@ class _ScriptedBench(runner.Bench):
 
     def restore_source(self, text: str) -> None:
         self.tree = int(text)
-
-
-class _OrderedBench(_ScriptedBench):
-    """Records each build: (cold or warm, bake or sequential, cache directory)."""
-
-    def __init__(self, work: Path) -> None:
-        super().__init__(work)
-        self.settings = runner.Settings(rounds=1, repeats=1, reversed_pairs=True)
-        self.builds: list[tuple[str, str, str]] = []
-
-    def ours(
-        self,
-        cache_dir: Path,
-        *,
-        parallel: bool = True,
-        mode: str = "local",
-        only: tuple[str, ...] = (),
-    ) -> tuple[float, dict[str, str]]:
-        kind = ("cold" if self.pruned else "warm", "bake" if parallel else "sequential")
-        self.builds.append((*kind, cache_dir.name))
-        return super().ours(cache_dir, parallel=parallel, mode=mode, only=only)
 
 
 def test_fresh_runners_rebuild_the_tree_their_cache_was_exported_from(tmp_path: Path) -> None:
