@@ -82,8 +82,10 @@ def production(project: Project) -> dict[str, str]:
     return {s.name: image_id(s.ref("production")) for s in project.services}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def infra() -> Iterator[testinfra.TestInfra]:
+    # Module scope: one module uses it, and the last module (test_zzz_buildkit_keys)
+    # restarts dockerd, which it does only while no container runs.
     with testinfra.start(prefix="xorb-dt") as running:
         yield running
 

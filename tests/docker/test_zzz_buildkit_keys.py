@@ -6,6 +6,7 @@ restarts dockerd.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -31,8 +32,12 @@ def store() -> Path:
     path = engine.buildkit_key_store()
     if path is None:
         pytest.skip("the key store is not visible here (needs root on the engine's host)")
-    if engine.client().container.list():
-        pytest.skip("containers are running; the reset would stop them")
+    running = [c.name for c in engine.client().container.list()]
+    if running:
+        message = f"containers are running ({', '.join(running)}); the reset would stop them"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: an earlier test left them running")  # CI must run this
+        pytest.skip(message)
     return path
 
 
