@@ -14,6 +14,7 @@ import pytest
 
 from tests.docker.conftest import run_inv
 from xorb_tools import engine
+from xorb_tools.images import MB
 from xorb_tools.services import ROOT
 
 pytestmark = pytest.mark.docker
@@ -77,7 +78,7 @@ def test_reset_gives_an_empty_store_and_a_working_builder(store: Path, tmp_path:
         output={"type": "cacheonly"},
     )
     assert (tmp_path / "cache" / "index.json").is_file()
-    assert store.stat().st_size <= 1024 * 1024
+    assert store.stat().st_size <= 1 * MB
     doctor = run_inv("doctor")
     line = next(ln for ln in doctor.lines if "buildkit keys" in ln)
     assert " ok " in line, doctor.out

@@ -354,12 +354,12 @@ class Bench:
         if self.settings.reversed_pairs:
             self.log(f"  {seconds:.1f}s; cold, ours bake then ours sequential (reversed order)")
             self.cold()
-            s.add("parallel_bake", self.ours(self.work / f"cache-rev-{index}")[0])
+            bake = self.ours(self.work / f"cache-rev-{index}")[0]
+            s.add("parallel_bake", bake)
             self.cold()
             seq = self.ours(self.work / f"cache-seq-rev-{index}", parallel=False)[0]
             s.add("parallel_sequential", seq)
-            seconds = s.times["parallel_bake"][-1]
-            self.log(f"  {seconds:.1f}s, {seq:.1f}s; warm measurements")
+            self.log(f"  {bake:.1f}s, {seq:.1f}s; warm measurements")
         else:
             self.log(f"  {seconds:.1f}s; warm measurements")
         for rep in range(self.settings.repeats):
@@ -760,7 +760,7 @@ def _key_store_size() -> str:
     """The size of BuildKit's key store, which every cache export walks (it slows ours, not
     the baseline, as it grows: ``inv doctor``)."""
     path = engine.buildkit_key_store()
-    return f"{path.stat().st_size / (1024 * 1024):.1f} MB" if path else "not visible here"
+    return f"{path.stat().st_size / report.MB:.1f} MB" if path else "not visible here"
 
 
 def run(source: Path, settings: Settings, log: Log) -> tuple[list[Figure], dict[str, object]]:

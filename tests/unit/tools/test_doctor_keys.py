@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from xorb_tools import doctor, engine
+from xorb_tools.images import MB
 
 
 def _store(tmp_path: Path, size: int) -> Path:
@@ -18,7 +19,7 @@ def _store(tmp_path: Path, size: int) -> Path:
 
 
 def test_a_small_store_is_ok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _store(tmp_path, 2 * 1024 * 1024)
+    path = _store(tmp_path, 2 * MB)
     monkeypatch.setattr(engine, "buildkit_key_store", lambda: path)
     check = doctor.check_key_store()
     assert (check.status, check.detail) == ("ok", f"2.0 MB ({path})")
