@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-MB = 1_000_000
+from xorb_tools import images
+
+MB = images.MB  # decimal, like every size the project reports
 SCHEMA = 1
 
 TargetKind = Literal["ratio_at_least", "ratio_at_most", "at_most", "every_run"]
