@@ -179,6 +179,22 @@ def test_full_rounds_time_bake_and_sequential_in_both_orders(tmp_path: Path) -> 
     assert len({b[2] for b in cold[:4]}) == 4
 
 
+def test_diagnostic_no_ops_run_once_per_round_beside_their_baseline(tmp_path: Path) -> None:
+    """The --cache none and export-anyway no-ops are diagnostics: one each per round (the
+    forced export alone took 3.5-19 s a time), each paired with that round's first
+    baseline no-op, while the no-op and source-change figures keep every repetition."""
+    bench = _ScriptedBench(tmp_path)
+    bench.settings = runner.Settings(rounds=1, repeats=2, reversed_pairs=False)
+    bench.round(0, last=False)
+    t = bench.samples.times
+    assert len(t["noop_ours"]) == len(t["noop_baseline"]) == len(t["source_ours"]) == 2
+    assert len(t["noop_ours_nocache"]) == len(t["noop_ours_export"]) == 1
+    assert len(t["noop_baseline_first"]) == 1
+    rows = {f.key: f for f in runner.figures(bench.samples, ["api", "orchestrator", "worker"])}
+    assert rows["noop_export"].baseline_samples == t["noop_baseline_first"]
+    assert len(rows["noop_export"].ratio_samples) == 1
+
+
 class _ScriptedBench(runner.Bench):
     """A :class:`runner.Bench` whose engine calls only record what they would build."""
 
