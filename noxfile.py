@@ -59,7 +59,7 @@ def tests(session: nox.Session) -> None:
 def docker(session: nox.Session) -> None:
     """Engine tests: base image, inv build, cache, CA secret, bad input (real Docker)."""
     s.sync(session, "api", "orchestrator", "worker", "tools", "test")
-    s.ensure_test_images()
+    s.ensure_test_images("development", "production")  # test_compose brings both up
     s.pytest(session, "tests/docker", "-m", "docker", name="docker")
 
 
@@ -87,7 +87,7 @@ def structure(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """The development stack: up --wait, a job and a workflow through the API, down -v."""
     s.sync(session, "tools", "test")
-    s.ensure_test_images()
+    s.ensure_test_images("development")
     s.pytest(session, "tests/e2e", "-m", "e2e", name="e2e")
 
 
@@ -95,7 +95,7 @@ def e2e(session: nox.Session) -> None:
 def deploy(session: nox.Session) -> None:
     """Blue-green (compose) and rolling (swarm) deploys, scaling and rollback, under load."""
     s.sync(session, "tools", "test")
-    s.ensure_test_images(*s.PRODUCTION_INFRA)
+    s.ensure_test_images("production")
     s.pytest(session, "tests/deploy", "-m", "deploy", name="deploy")
 
 
@@ -103,7 +103,7 @@ def deploy(session: nox.Session) -> None:
 def resilience(session: nox.Session) -> None:
     """The production stack under faults and load; figures in reports/resilience.json."""
     s.sync(session, "api", "tools", "test")
-    s.ensure_test_images(*s.PRODUCTION_INFRA)
+    s.ensure_test_images("production")
     s.pytest(session, "tests/resilience", "-m", "resilience", name="resilience")
 
 

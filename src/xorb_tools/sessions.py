@@ -104,16 +104,26 @@ def report_dir() -> Path:
 
 
 TEST_INFRA = ("postgres", "redis", "temporal")
-PRODUCTION_INFRA = ("nginx", "prometheus")
-"""What the production stack runs besides TEST_INFRA (deploy and resilience sessions)."""
+"""What the services' tests run against (integration, container tests, the engine tests)."""
 
 
-def ensure_test_images(*more_infra: str) -> None:
+def infra_for(*stacks: str) -> tuple[str, ...]:
+    """TEST_INFRA and whatever the named environments' compose stacks run besides
+    (``stack.INFRA``: the development stack's Prometheus, the production stack's nginx)."""
+    from xorb_tools import stack
+
+    names = list(TEST_INFRA)
+    for environment in stacks:
+        names += [n for n in stack.INFRA[environment] if n not in names]
+    return tuple(names)
+
+
+def ensure_test_images(*stacks: str) -> None:
     """Provision what engine-driving sessions need and a fresh host lacks: a base image
-    (the air-gapped one when the configured base cannot be pulled) and the PostgreSQL,
-    Redis and Temporal images (official when available, else built from Debian packages).
-    ``more_infra`` names further infrastructure images (e.g. the production stack's nginx
-    and Prometheus). Idempotent: existing images are reused."""
+    (the air-gapped one when the configured base cannot be pulled) and the infrastructure
+    images of ``infra_for(*stacks)`` (official when available, else built from Debian
+    packages). ``stacks`` names the environments whose compose stacks the session brings
+    up. Idempotent: existing images are reused."""
     from xorb_tools import base_image, engine, infra, services
     from xorb_tools.errors import XorbError
 
@@ -127,7 +137,7 @@ def ensure_test_images(*more_infra: str) -> None:
             client.image.pull(project.base_image, quiet=True)
         except Exception:  # any pull failure means: build it locally
             base_image.build(project.local_base_image)
-    for name in (*TEST_INFRA, *more_infra):
+    for name in infra_for(*stacks):
         try:
             infra.resolve(name)
         except XorbError:
