@@ -74,12 +74,23 @@ def base(project: Project) -> str:
     return base_image.build(project.local_base_image).tag
 
 
+PINNED_TAG = "pytest-session-production"
+
+
 @pytest.fixture(scope="session")
-def production(project: Project) -> dict[str, str]:
-    """``inv build --target production`` (the README's main job): service -> image id."""
+def production(project: Project) -> Iterator[dict[str, str]]:
+    """``inv build --target production`` (the README's main job): service -> a tag of the
+    session's own on the image that build made. Tests that build one service alone move
+    ``:production``, and the containerd image store deletes an image left without a tag,
+    so the pin keeps what this build made for the tests that need exactly that."""
     result = run_inv("build", "--target", "production", "--quiet")
     assert result.code == 0, result.out
-    return {s.name: image_id(s.ref("production")) for s in project.services}
+    client = engine.client()
+    pinned = {s.name: s.ref(PINNED_TAG) for s in project.services}
+    for s in project.services:
+        client.image.tag(s.ref("production"), pinned[s.name])
+    yield pinned
+    client.image.remove(list(pinned.values()), force=False)
 
 
 @pytest.fixture(scope="module")

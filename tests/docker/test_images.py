@@ -54,16 +54,16 @@ def test_image_is_within_its_budget(
 def test_all_three_share_the_base_and_dependency_layers(
     project: Project, production: dict[str, str]
 ) -> None:
-    # The images this session's `inv build --target production` made, by id: other tests
-    # build one service alone under the same `:production` tag, and after a lost builder
-    # cache such a rebuild shares no layer with the others (BuildKit's layers record the
-    # time they were made), which is not what this checks.
+    # The images this session's `inv build --target production` made (pinned by the
+    # fixture): other tests build one service alone under the same `:production` tag, and
+    # after a lost builder cache such a rebuild shares no layer with the others (the
+    # layers record the times their files were made), which is not what this checks.
     layer_sets = [images.diff_ids(production[s.name]) for s in project.services]
     shared = set(layer_sets[0]) & set(layer_sets[1]) & set(layer_sets[2])
     # the trimmed root filesystem (one layer: FROM scratch + COPY), WORKDIR where the
     # engine records it as a layer, and the common dependency layer
     assert len(shared) >= 2, f"only {len(shared)} shared layers:\n" + "\n".join(
-        f"{s.name} {production[s.name][7:19]}: {[d[7:19] for d in layers]}"
+        f"{production[s.name]}: {[d[7:19] for d in layers]}"
         for s, layers in zip(project.services, layer_sets, strict=True)
     )
     assert layer_sets[0][:2] == layer_sets[1][:2] == layer_sets[2][:2]
