@@ -17,6 +17,12 @@
 # it), ca-certificates, tzdata, media-types, base-files, base-passwd (+ user xorb).
 set -eu
 
+# The entrypoint (this script's argument) first: /tmp, where the build put it, is emptied
+# below.
+if [ -n "${1:-}" ]; then
+    install -m 0755 "$1" /usr/local/bin/xorb-entrypoint
+fi
+
 # Installers, package tooling and their keys; perl (only debconf/maintainer scripts use
 # it); login/PAM/SELinux-policy tools; disk and mount tools; shells and text tools no
 # service runs; the crypto/TLS stacks only apt and systemd link; Python's pip/setuptools
@@ -144,3 +150,12 @@ fi
 # No set-id programs; the application's directory exists.
 find / -xdev -perm /6000 -type f -exec chmod a-s {} + 2>/dev/null || true
 mkdir -p /app/src
+
+# Reproducible: every time this run left (changed directories, dpkg's database, the
+# entrypoint) is stamped with one fixed time, so a rebuild without the builder's cache gives the
+# same layer digest and images built apart still share it. Python sources are left alone
+# (a timestamp .pyc checks its source's time); paths the engine mounts are skipped.
+epoch=1735689600  # 2025-01-01T00:00:00Z, as venv-tool stamp
+find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /etc/hosts \
+    -o -path /etc/hostname -o -path /etc/resolv.conf \) -prune -o \
+    ! -name '*.py' -newermt "@$epoch" -exec touch -h -d "@$epoch" {} +

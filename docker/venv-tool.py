@@ -13,6 +13,9 @@
                                      compile next to the source (module.pyc, where
                                      module.py was) and delete the .py files and Cython
                                      sources: the bytecode alone is what runs
+  venv-tool stamp ROOT               give ROOT and everything under it the time
+                                     DEFAULT_EPOCH: the layer it ends up in is then the
+                                     same whenever and wherever it is built
 
 ``delta`` is what lets every service image share one identical dependency layer: the
 shared environment is one COPY, the service's own packages a second, smaller one.
@@ -32,6 +35,7 @@ import subprocess
 import sys
 
 SKIP_SUFFIXES = (".pyi",)
+DEFAULT_EPOCH = 1735689600  # 2025-01-01T00:00:00Z, as docker/runtime-rootfs.sh
 # Cython sources and declarations next to their compiled extensions: never read at run time.
 SOURCE_ONLY_SUFFIXES = (".pyx", ".pxd")
 
@@ -131,6 +135,20 @@ def slim(root: str, strip_prefix: str | None, *, sourceless: bool = False) -> in
     return 0 if ok else 1
 
 
+def stamp(root: str, epoch: int = DEFAULT_EPOCH) -> int:
+    """Give ``root`` and every path under it the time ``epoch``, so that a rebuild without
+    the builder's cache makes the same layer (the bytecode is unchecked-hash: no .pyc
+    depends on its source's time)."""
+    count = 0
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            os.utime(os.path.join(dirpath, name), (epoch, epoch), follow_symlinks=False)
+            count += 1
+    os.utime(root, (epoch, epoch), follow_symlinks=False)
+    print(f"venv-tool: {count + 1} paths under {root} stamped {epoch}", file=sys.stderr)
+    return 0
+
+
 def drop_sources(root: str) -> None:
     """Delete every ``module.py`` that has its ``module.pyc`` beside it (Python imports the
     bytecode alone: a sourceless module), and any ``__pycache__`` left by an installer."""
@@ -154,6 +172,8 @@ def main(argv: list[str]) -> int:
         return manifest(argv[1], argv[2])
     if len(argv) in (4, 5) and argv[0] == "delta" and argv[4:] in ([], ["--move"]):
         return delta(argv[1], argv[2], argv[3], move=argv[4:] == ["--move"])
+    if len(argv) == 2 and argv[0] == "stamp":
+        return stamp(argv[1])
     if len(argv) >= 2 and argv[0] == "slim":
         opts = argv[2:]
         sourceless = "--sourceless" in opts

@@ -102,3 +102,24 @@ def test_delta_move_leaves_the_venv_as_the_manifest_found_it(tmp_path: Path) -> 
 
 def test_delta_rejects_an_unknown_option(tmp_path: Path) -> None:
     assert _tool("delta", "m", str(tmp_path), str(tmp_path / "d"), "--mvoe").returncode == 2
+
+
+def test_stamp_gives_every_path_one_time_and_leaves_link_targets_alone(tmp_path: Path) -> None:
+    root = tmp_path / "opt"
+    _plant(root / "venv" / "lib" / "site-packages")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not under the root\n")
+    os.utime(outside, (1_000_000_000, 1_000_000_000))
+    (root / "venv" / "lib64").symlink_to("lib")
+    (root / "venv" / "out").symlink_to(outside)
+    result = _tool("stamp", str(root))
+    assert result.returncode == 0, result.stderr
+    paths = [root, *root.rglob("*")]
+    times = {p.lstat().st_mtime for p in paths}
+    assert len(times) == 1 and times.pop() == 1735689600, "one fixed time for every path"
+    assert outside.stat().st_mtime == 1_000_000_000, "a link's target outside is untouched"
+
+
+def test_stamp_takes_exactly_one_root(tmp_path: Path) -> None:
+    assert _tool("stamp").returncode == 2
+    assert _tool("stamp", str(tmp_path), "extra").returncode == 2
