@@ -1,6 +1,7 @@
 """A fresh runner: the builder cache is pruned and the exported cache brings the
-dependency layers back. Named to run last in the docker session, because pruning the
-builder makes every later build in the run start cold."""
+dependency layers back, and a build with no cache at all makes the same large layers.
+Named to run last in the docker session, because pruning the builder makes every later
+build in the run start cold."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.docker.conftest import deps_steps_cached, run_inv
-from xorb_tools import engine, registry
+from xorb_tools import engine, images, registry
 from xorb_tools.services import Project
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -44,3 +45,24 @@ def test_pruned_builder_reuses_the_registry_cache(
         ref = registry.Ref.parse(f"localhost:5000/{svc.image}:buildcache-production")
         marker = registry.read_marker(ref)
         assert marker is not None and marker[1] == registry.manifest_digest(ref), svc.name
+
+
+def test_a_build_without_any_cache_makes_the_same_os_and_dependency_layers(
+    project: Project, production: dict[str, str], repo: Path
+) -> None:
+    """The trimmed OS, the shared venv and each service's own packages carry one fixed
+    time (runtime-rootfs.sh, venv-tool stamp): rebuilt from nothing, from another checkout,
+    they are the same blobs, so a registry or a host keeps them once."""
+    engine.client().buildx.prune(all=True)
+    version = "0.0.0-repro"
+    result = run_inv("build", "--cache", "none", "--version", version, "--quiet", cwd=repo)
+    assert result.code == 0, result.out
+    try:
+        for svc in project.services:
+            before = images.diff_ids(production[svc.name])
+            after = images.diff_ids(svc.ref(version))
+            # [0] WORKDIR, [1] the trimmed OS, [2] the shared venv, [3] the service's own
+            # packages; the WORKDIR, source and bytecode layers carry the build's time.
+            assert after[1:4] == before[1:4], f"{svc.name}: {before[:4]} -> {after[:4]}"
+    finally:
+        engine.client().image.remove([s.ref(version) for s in project.services], force=False)
