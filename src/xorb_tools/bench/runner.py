@@ -61,7 +61,8 @@ SOURCE_FILE = Path("src") / "api" / "routes.py"
 SOURCE_MARK = "# bench-change: "
 DEPENDENCY_GROUP = "worker"
 # Small pure-Python packages already in uv.lock but outside the worker's closure: adding one
-# to the worker group is a one-dependency change `uv lock --offline` can resolve.
+# to the worker group is a one-dependency change `uv lock --offline` can resolve on a host
+# whose uv cache has seen the whole lock (else `uv lock` asks the index).
 DEPENDENCY_CANDIDATES = (
     "iniconfig",
     "mdurl",
@@ -319,7 +320,13 @@ class Bench:
         if anchor not in text:
             raise XorbError(f"pyproject.toml has no `{anchor.strip()}` dependency group.")
         path.write_text(text.replace(anchor, f'{anchor}    "{package}",\n', 1))
-        _run_uv(self.root, "lock", "--offline", "--quiet")
+        try:
+            _run_uv(self.root, "lock", "--offline", "--quiet")
+        except XorbError:
+            # A fresh host's uv cache lacks the metadata of packages it never installed
+            # (other platforms' and Python versions' splits): ask the index, which the
+            # builds themselves need anyway.
+            _run_uv(self.root, "lock", "--quiet")
         return package
 
     # ------------------------------------------------------------------ scenarios

