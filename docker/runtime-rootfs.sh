@@ -17,8 +17,7 @@
 # it), ca-certificates, tzdata, media-types, base-files, base-passwd (+ user xorb).
 set -eu
 
-# The entrypoint (this script's argument) first: /tmp, where the build put it, is emptied
-# below.
+# The entrypoint (this script's argument) first.
 if [ -n "${1:-}" ]; then
     install -m 0755 "$1" /usr/local/bin/xorb-entrypoint
 fi
@@ -156,6 +155,6 @@ mkdir -p /app/src
 # same layer digest and images built apart still share it. Python sources are left alone
 # (a timestamp .pyc checks its source's time); paths the engine mounts are skipped.
 epoch=1735689600  # 2025-01-01T00:00:00Z, as venv-tool stamp
-find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /etc/hosts \
+find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /mnt -o -path /etc/hosts \
     -o -path /etc/hostname -o -path /etc/resolv.conf \) -prune -o \
     ! -name '*.py' -newermt "@$epoch" -exec touch -h -d "@$epoch" {} +
