@@ -13,6 +13,8 @@
                                      compile next to the source (module.pyc, where
                                      module.py was) and delete the .py files and Cython
                                      sources: the bytecode alone is what runs
+  venv-tool minus BASE FULL OUT      write the requirements of FULL (hashed, as `uv export`
+                                     writes them) that BASE does not list, to OUT
   venv-tool stamp ROOT               give ROOT and everything under it the time
                                      DEFAULT_EPOCH: the layer it ends up in is then the
                                      same whenever and wherever it is built
@@ -149,6 +151,31 @@ def stamp(root: str, epoch: int = DEFAULT_EPOCH) -> int:
     return 0
 
 
+def _requirement_blocks(path: str) -> list[list[str]]:
+    """``uv export`` output as blocks: a requirement line and its indented continuation
+    (hashes, ``# via`` comments)."""
+    blocks: list[list[str]] = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh.read().splitlines():
+            if line.startswith((" ", "\t")) and blocks:
+                blocks[-1].append(line)
+            elif line.strip() and not line.startswith("#"):
+                blocks.append([line])
+    return blocks
+
+
+def minus(base: str, full: str, out: str) -> int:
+    """What ``full`` adds to ``base``: installing it with ``--no-deps`` on top of ``base``
+    gives the whole of ``full`` without resolving (and fetching the index pages of) the
+    packages ``base`` already installed."""
+    have = {block[0] for block in _requirement_blocks(base)}
+    extra = [block for block in _requirement_blocks(full) if block[0] not in have]
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.writelines(line + "\n" for block in extra for line in block)
+    print(f"venv-tool: {len(extra)} requirements of {full} beyond {base}", file=sys.stderr)
+    return 0
+
+
 def drop_sources(root: str) -> None:
     """Delete every ``module.py`` that has its ``module.pyc`` beside it (Python imports the
     bytecode alone: a sourceless module), and any ``__pycache__`` left by an installer."""
@@ -172,6 +199,8 @@ def main(argv: list[str]) -> int:
         return manifest(argv[1], argv[2])
     if len(argv) in (4, 5) and argv[0] == "delta" and argv[4:] in ([], ["--move"]):
         return delta(argv[1], argv[2], argv[3], move=argv[4:] == ["--move"])
+    if len(argv) == 4 and argv[0] == "minus":
+        return minus(argv[1], argv[2], argv[3])
     if len(argv) == 2 and argv[0] == "stamp":
         return stamp(argv[1])
     if len(argv) >= 2 and argv[0] == "slim":

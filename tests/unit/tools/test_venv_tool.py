@@ -123,3 +123,24 @@ def test_stamp_gives_every_path_one_time_and_leaves_link_targets_alone(tmp_path:
 def test_stamp_takes_exactly_one_root(tmp_path: Path) -> None:
     assert _tool("stamp").returncode == 2
     assert _tool("stamp", str(tmp_path), "extra").returncode == 2
+
+
+def test_minus_keeps_only_what_the_service_adds_with_its_hashes(tmp_path: Path) -> None:
+    common = tmp_path / "common.txt"
+    common.write_text(
+        "sqlalchemy==2.1.9 \\\n    --hash=sha256:aa\n    # via xorb\n"
+        "typing-extensions==4.16.0 \\\n    --hash=sha256:bb\n"
+    )
+    full = tmp_path / "worker.txt"
+    full.write_text(
+        common.read_text() + "psutil==7.2.2 \\\n    --hash=sha256:cc \\\n    --hash=sha256:dd\n"
+        "async-timeout==5.0.1 ; python_full_version < '3.11.3' \\\n    --hash=sha256:ee\n"
+    )
+    out = tmp_path / "only.txt"
+    assert _tool("minus", str(common), str(full), str(out)).returncode == 0
+    assert out.read_text() == (
+        "psutil==7.2.2 \\\n    --hash=sha256:cc \\\n    --hash=sha256:dd\n"
+        "async-timeout==5.0.1 ; python_full_version < '3.11.3' \\\n    --hash=sha256:ee\n"
+    )
+    assert _tool("minus", str(common), str(common), str(out)).returncode == 0
+    assert out.read_text() == "", "nothing beyond the common requirements"
