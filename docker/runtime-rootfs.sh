@@ -149,12 +149,3 @@ fi
 # No set-id programs; the application's directory exists.
 find / -xdev -perm /6000 -type f -exec chmod a-s {} + 2>/dev/null || true
 mkdir -p /app/src
-
-# Reproducible: every time this run left (changed directories, dpkg's database, the
-# entrypoint) is stamped with one fixed time, so a rebuild without the builder's cache gives the
-# same layer digest and images built apart still share it. Python sources are left alone
-# (a timestamp .pyc checks its source's time); paths the engine mounts are skipped.
-epoch=1735689600  # 2025-01-01T00:00:00Z, as venv-tool stamp
-find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /mnt -o -path /etc/hosts \
-    -o -path /etc/hostname -o -path /etc/resolv.conf \) -prune -o \
-    ! -name '*.py' -newermt "@$epoch" -exec touch -h -d "@$epoch" {} +

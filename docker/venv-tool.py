@@ -15,8 +15,8 @@
                                      sources: the bytecode alone is what runs
   venv-tool minus BASE FULL OUT      write the requirements of FULL (hashed, as `uv export`
                                      writes them) that BASE does not list, to OUT
-  venv-tool stamp ROOT               give ROOT and everything under it the time
-                                     DEFAULT_EPOCH: the layer it ends up in is then the
+  venv-tool stamp ROOT EPOCH         give ROOT and everything under it the time EPOCH
+                                     (seconds): the layer it ends up in is then the
                                      same whenever and wherever it is built
 
 ``delta`` is what lets every service image share one identical dependency layer: the
@@ -37,7 +37,6 @@ import subprocess
 import sys
 
 SKIP_SUFFIXES = (".pyi",)
-DEFAULT_EPOCH = 1735689600  # 2025-01-01T00:00:00Z, as docker/runtime-rootfs.sh
 # Cython sources and declarations next to their compiled extensions: never read at run time.
 SOURCE_ONLY_SUFFIXES = (".pyx", ".pxd")
 
@@ -137,7 +136,7 @@ def slim(root: str, strip_prefix: str | None, *, sourceless: bool = False) -> in
     return 0 if ok else 1
 
 
-def stamp(root: str, epoch: int = DEFAULT_EPOCH) -> int:
+def stamp(root: str, epoch: int) -> int:
     """Give ``root`` and every path under it the time ``epoch``, so that a rebuild without
     the builder's cache makes the same layer (the bytecode is unchecked-hash: no .pyc
     depends on its source's time)."""
@@ -201,8 +200,8 @@ def main(argv: list[str]) -> int:
         return delta(argv[1], argv[2], argv[3], move=argv[4:] == ["--move"])
     if len(argv) == 4 and argv[0] == "minus":
         return minus(argv[1], argv[2], argv[3])
-    if len(argv) == 2 and argv[0] == "stamp":
-        return stamp(argv[1])
+    if len(argv) == 3 and argv[0] == "stamp" and argv[2].isdigit():
+        return stamp(argv[1], int(argv[2]))
     if len(argv) >= 2 and argv[0] == "slim":
         opts = argv[2:]
         sourceless = "--sourceless" in opts

@@ -51,7 +51,7 @@ def test_a_build_without_any_cache_makes_the_same_os_and_dependency_layers(
     project: Project, production: dict[str, str], repo: Path
 ) -> None:
     """The trimmed OS, the shared venv and each service's own packages carry one fixed
-    time (runtime-rootfs.sh, venv-tool stamp): rebuilt from nothing, from another checkout,
+    time (FILE_EPOCH in docker/Dockerfile): rebuilt from nothing, from another checkout,
     they are the same blobs, so a registry or a host keeps them once."""
     engine.client().buildx.prune(all=True)
     version = "0.0.0-repro"

@@ -112,7 +112,7 @@ def test_stamp_gives_every_path_one_time_and_leaves_link_targets_alone(tmp_path:
     os.utime(outside, (1_000_000_000, 1_000_000_000))
     (root / "venv" / "lib64").symlink_to("lib")
     (root / "venv" / "out").symlink_to(outside)
-    result = _tool("stamp", str(root))
+    result = _tool("stamp", str(root), "1735689600")
     assert result.returncode == 0, result.stderr
     paths = [root, *root.rglob("*")]
     times = {p.lstat().st_mtime for p in paths}
@@ -120,9 +120,10 @@ def test_stamp_gives_every_path_one_time_and_leaves_link_targets_alone(tmp_path:
     assert outside.stat().st_mtime == 1_000_000_000, "a link's target outside is untouched"
 
 
-def test_stamp_takes_exactly_one_root(tmp_path: Path) -> None:
+def test_stamp_takes_a_root_and_a_time_in_whole_seconds(tmp_path: Path) -> None:
     assert _tool("stamp").returncode == 2
     assert _tool("stamp", str(tmp_path), "extra").returncode == 2
+    assert _tool("stamp", str(tmp_path)).returncode == 2
 
 
 def test_minus_keeps_only_what_the_service_adds_with_its_hashes(tmp_path: Path) -> None:
