@@ -7,7 +7,9 @@
                                      --move: move what is new instead (changed files are
                                      still copied), so one layer does not hold it twice
   venv-tool slim ROOT [--strip-prefix P] [--sourceless]
-                                     strip shared objects, drop type stubs, and compile
+                                     strip shared objects (their static symbol tables
+                                     and debug sections: see strip_elf), drop type
+                                     stubs, and compile
                                      bytecode (unchecked-hash: the image is immutable);
                                      drop packages' own tests/ directories. --sourceless:
                                      compile next to the source (module.pyc, where
@@ -33,7 +35,7 @@ import os
 import py_compile
 import shutil
 import stat
-import subprocess
+import struct
 import sys
 
 SKIP_SUFFIXES = (".pyi",)
@@ -106,8 +108,89 @@ def delta(manifest_path: str, venv: str, dest: str, *, move: bool = False) -> in
     return 0
 
 
+# ELF64, little-endian (x86-64, arm64): the header fields strip_elf reads and writes.
+_EHDR_SHOFF = 0x28
+_SECTION = struct.Struct("<IIQQQQIIQQ")  # name type flags addr offset size link info align entsize
+_SEGMENT = struct.Struct("<IIQQQQQQ")  # type flags offset vaddr paddr filesz memsz align
+_SHF_ALLOC = 0x2
+_SHT_NOBITS = 8
+
+
+def _unneeded(name: bytes) -> bool:
+    """What ``strip --strip-unneeded`` removes from a shared object: the static symbol
+    table and its strings (the loader uses .dynsym/.dynstr) and the debug sections."""
+    return name.startswith(b".debug") or name in (b".symtab", b".strtab")
+
+
+def strip_elf(path: str) -> int:
+    """Drop the unneeded sections (:func:`_unneeded`) of the ELF64 little-endian file at
+    ``path``; the bytes saved (0 when there is nothing to drop or the file is not such an
+    ELF file, or is laid out in a way this does not handle: then it is left as it was).
+
+    The loader reads program headers and the sections they map, never these: linkers put
+    them after everything mapped, so the file is cut before the first of them, the kept
+    sections behind the cut are appended again, and the section header table is written
+    after those. Dropped sections keep their index as empty, inactive (SHT_NULL) entries,
+    so no section index in a symbol table or a link needs rewriting. Own code rather than
+    binutils' strip: binutils is a Debian package, and apt in the build cost every cold
+    build 3 s on its critical path plus a reachable Debian mirror.
+    """
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if len(data) < 64 or data[:6] != b"\x7fELF\x02\x01":
+        return 0
+    phoff, shoff = struct.unpack_from("<QQ", data, 0x20)
+    phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from("<HHHHH", data, 0x36)
+    if not shoff or shnum == 0 or shentsize != _SECTION.size or not 0 < shstrndx < shnum:
+        return 0
+    if shoff + shnum * shentsize > len(data) or phoff + phnum * phentsize > len(data):
+        return 0
+    sections = [list(_SECTION.unpack_from(data, shoff + i * shentsize)) for i in range(shnum)]
+    names_at = sections[shstrndx][4]
+
+    def name(entry: list[int]) -> bytes:
+        start = names_at + entry[0]
+        return data[start : data.index(b"\0", start)]
+
+    drop = {
+        i
+        for i, sec in enumerate(sections)
+        if i and i != shstrndx and not sec[2] & _SHF_ALLOC and _unneeded(name(sec))
+    }
+    if not drop or any(sec[6] in drop for i, sec in enumerate(sections) if i not in drop):
+        return 0
+    cut = min(sections[i][4] for i in drop)
+    for i in range(phnum):
+        seg = _SEGMENT.unpack_from(data, phoff + i * phentsize)
+        if seg[5] and seg[2] + seg[5] > cut:
+            return 0
+    if phoff + phnum * phentsize > cut or any(
+        sec[2] & _SHF_ALLOC and sec[1] != _SHT_NOBITS and sec[4] + sec[5] > cut for sec in sections
+    ):
+        return 0
+    out = bytearray(data[:cut])
+    for i, sec in enumerate(sections):
+        if i in drop:
+            sections[i] = [0] * 10
+        elif i and sec[4] + (0 if sec[1] == _SHT_NOBITS else sec[5]) > cut:
+            align = max(sec[8], 1)
+            out += bytes(-len(out) % align)
+            body = b"" if sec[1] == _SHT_NOBITS else data[sec[4] : sec[4] + sec[5]]
+            sec[4] = len(out)
+            out += body
+    out += bytes(-len(out) % 8)
+    struct.pack_into("<Q", out, _EHDR_SHOFF, len(out))
+    for sec in sections:
+        out += _SECTION.pack(*sec)
+    if len(out) >= len(data):
+        return 0
+    with open(path, "r+b") as fh:
+        fh.write(out)
+        fh.truncate()
+    return len(data) - len(out)
+
+
 def slim(root: str, strip_prefix: str | None, *, sourceless: bool = False) -> int:
-    strip = shutil.which("strip")
     shared = []
     for dirpath, dirs, files in os.walk(root):
         if os.path.basename(os.path.dirname(dirpath)) == "site-packages" and "tests" in dirs:
@@ -120,8 +203,13 @@ def slim(root: str, strip_prefix: str | None, *, sourceless: bool = False) -> in
                 os.unlink(path)
             elif (".so" in name) and not os.path.islink(path):
                 shared.append(path)
-    if strip and shared:
-        subprocess.run([strip, "--strip-unneeded", *shared], check=False, stderr=subprocess.DEVNULL)
+    saved = sum(strip_elf(path) for path in shared)
+    if saved:
+        print(
+            f"venv-tool: {saved / 1e6:.1f} MB of symbols and debug sections stripped "
+            f"from {len(shared)} shared objects under {root}",
+            file=sys.stderr,
+        )
     ok = compileall.compile_dir(
         root,
         quiet=1,

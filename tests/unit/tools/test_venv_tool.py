@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from xorb_tools.services import ROOT
 
@@ -145,3 +146,88 @@ def test_minus_keeps_only_what_the_service_adds_with_its_hashes(tmp_path: Path) 
     )
     assert _tool("minus", str(common), str(common), str(out)).returncode == 0
     assert out.read_text() == "", "nothing beyond the common requirements"
+
+
+def _load_tool() -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("venv_tool", TOOL)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _section_names(path: Path) -> list[str]:
+    """Section names from the ELF64 section header table, read independently of the tool."""
+    import struct
+
+    data = path.read_bytes()
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    heads = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    names_at = heads[shstrndx][4]
+    return [data[names_at + h[0] : data.index(b"\0", names_at + h[0])].decode() for h in heads]
+
+
+def _unstripped_extension(tmp_path: Path) -> tuple[Path, str]:
+    """A copy of an installed extension module that ships its symbols and debug info
+    (SQLAlchemy's Cython modules do), and its module name."""
+    import sqlalchemy.util._collections_cy as module
+
+    source = Path(module.__file__ or "")
+    assert ".symtab" in _section_names(source), "expected an unstripped extension module"
+    copy = tmp_path / source.name
+    copy.write_bytes(source.read_bytes())
+    return copy, module.__name__
+
+
+def test_strip_drops_symbols_and_debug_sections_and_the_module_still_loads(
+    tmp_path: Path,
+) -> None:
+    tool: Any = _load_tool()
+    path, name = _unstripped_extension(tmp_path)
+    before = path.stat().st_size
+    saved = tool.strip_elf(str(path))
+    assert saved > before // 2
+    assert path.stat().st_size == before - saved
+    names = _section_names(path)
+    assert not [n for n in names if n.startswith(".debug") or n in (".symtab", ".strtab")]
+    assert {".text", ".dynsym", ".dynstr", ".data"} <= set(names)
+    # The package first (it imports the original), then the stripped copy under its name.
+    load = (
+        "import ctypes, importlib.util, sqlalchemy.util\n"
+        f"ctypes.CDLL({str(path)!r}).PyInit__collections_cy\n"
+        f"spec = importlib.util.spec_from_file_location({name!r}, {str(path)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "assert module.unique_list([3, 1, 3, 2]) == [3, 1, 2]\n"
+        "print(module.__file__)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", load], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str(path)
+
+
+def test_strip_leaves_stripped_foreign_and_unusual_files_as_they_were(tmp_path: Path) -> None:
+    import struct
+
+    tool: Any = _load_tool()
+    path, _ = _unstripped_extension(tmp_path)
+    odd = tmp_path / "odd.so"
+    data = bytearray(path.read_bytes())
+    # A segment reaching past the first unneeded section: not the layout strip_elf handles.
+    phoff = struct.unpack_from("<Q", data, 0x20)[0]
+    struct.pack_into(
+        "<Q", data, phoff + 32, len(data) - struct.unpack_from("<Q", data, phoff + 8)[0]
+    )
+    odd.write_bytes(bytes(data))
+    text = tmp_path / "notes.so.txt"
+    text.write_text("not an ELF file\n")
+    assert tool.strip_elf(str(odd)) == 0 and odd.read_bytes() == bytes(data)
+    assert tool.strip_elf(str(text)) == 0 and text.read_text() == "not an ELF file\n"
+    assert tool.strip_elf(str(path)) > 0
+    once = path.read_bytes()
+    assert tool.strip_elf(str(path)) == 0 and path.read_bytes() == once
