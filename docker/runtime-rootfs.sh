@@ -49,11 +49,13 @@ openssl
 PURGE_LAST="debconf libdebconfclient0 perl-base"
 PURGE_DPKG="tar diffutils libzstd1 dpkg"
 
+# Which of the given packages are installed, in the order given (dpkg purges in that
+# order, and alphabetical order broke a maintainer script): one dpkg-query for all of
+# them (a query per package was some 200 processes). Shell only: awk (mawk) is purged.
 installed() {
+    have=" $(dpkg-query -W -f='${Status}:${Package} ' "$@" 2>/dev/null) "
     for pkg in "$@"; do
-        if dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q ' installed$'; then
-            printf '%s\n' "$pkg"
-        fi
+        case "$have" in *" installed:$pkg "*) printf '%s\n' "$pkg" ;; esac
     done
 }
 
@@ -98,7 +100,8 @@ rm -rf /usr/local/bin/idle3* /usr/local/bin/pydoc3* /usr/local/bin/2to3* \
     /usr/share/python-wheels
 
 # dpkg itself last: its status database stays (trivy reads /var/lib/dpkg/status and
-# info/*.list), the tool that could change it goes. Then caches, logs, documentation
+# info/*.list), the tool that could change it goes, and so does base-passwd's
+# update-passwd (its library, libdebconfclient0, is purged above; the passwd data stays). Then caches, logs, documentation
 # (copyright files stay), manuals and translations.
 if command -v dpkg >/dev/null 2>&1; then
     # shellcheck disable=SC2086
@@ -114,7 +117,7 @@ if command -v dpkg >/dev/null 2>&1; then
         >/dev/null
 fi
 rm -rf /usr/bin/dpkg /usr/bin/dpkg-* /usr/sbin/dpkg-* /usr/share/dpkg /etc/dpkg \
-    /usr/bin/update-alternatives /usr/sbin/start-stop-daemon \
+    /usr/bin/update-alternatives /usr/sbin/start-stop-daemon /usr/sbin/update-passwd \
     /var/lib/dpkg/info/*.md5sums /var/lib/dpkg/*-old /var/lib/dpkg/updates/* \
     /var/lib/dpkg/alternatives /etc/alternatives/* /var/lib/dpkg/triggers \
     /var/cache/* /var/log/* /var/lib/apt /etc/apt /var/lib/systemd \
@@ -130,6 +133,9 @@ loader=
 for candidate in /lib64/ld-linux-x86-64.so.2 /lib/ld-linux-aarch64.so.1; do
     if [ -x "$candidate" ]; then loader=$candidate; break; fi
 done
+# One loader run per file, nothing else unless it reports a library missing: "not found"
+# for an indirect one, "cannot open shared object file" (on stderr, exit 127) for a
+# direct one. It also fails on a file that is not ELF, such as a script: ignored.
 missing=$(
     find /usr/bin /usr/sbin /usr/lib /usr/local/bin /usr/local/lib -type f \
         \( -perm -u+x -o -name '*.so*' \) \
@@ -137,8 +143,12 @@ missing=$(
         ! -path '*/lib-dynload/readline*' ! -path '*/lib-dynload/_curses*' \
         -print 2>/dev/null |
         while read -r f; do
-            head -c 4 "$f" 2>/dev/null | grep -q 'ELF' || continue
-            "$loader" --list "$f" 2>/dev/null | grep 'not found' | sed "s|^|$f: |" || true
+            libs=$("$loader" --list "$f" 2>&1) || true
+            case "$libs" in
+                *"not found"* | *"cannot open shared object file"*)
+                    printf '%s\n' "$libs" | grep -e 'not found' -e 'cannot open shared object' \
+                        | sed "s|^|$f: |" ;;
+            esac
         done
 )
 if [ -n "$missing" ]; then
