@@ -3,6 +3,7 @@ healthy and within budget. Every check inspects or runs the real image."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 import uuid
@@ -130,3 +131,47 @@ def test_production_container_becomes_healthy_read_only_without_capabilities(
         assert infra.postgres_password not in logs
     finally:
         client.container.remove(container, force=True)
+
+
+# Runs inside the image: every ELF shared object under /opt/venv, its sections, and
+# whether the loader accepts it (dlopen), as JSON.
+_SHARED_OBJECTS = r"""
+import ctypes, json, os, struct
+seen, unstripped, broken = 0, [], []
+for top, _, files in os.walk("/opt/venv"):
+    for name in files:
+        path = os.path.join(top, name)
+        if ".so" not in name or os.path.islink(path):
+            continue
+        data = open(path, "rb").read()
+        if data[:4] != b"\x7fELF":
+            continue
+        seen += 1
+        shoff = struct.unpack_from("<Q", data, 0x28)[0]
+        size, count, names = struct.unpack_from("<HHH", data, 0x3A)
+        heads = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * size) for i in range(count)]
+        at = heads[names][4]
+        sections = [data[at + h[0] : data.index(b"\0", at + h[0])] for h in heads]
+        if any(s.startswith(b".debug") or s in (b".symtab", b".strtab") for s in sections):
+            unstripped.append(path)
+        try:
+            ctypes.CDLL(path)
+        except OSError as exc:
+            broken.append(f"{path}: {exc}")
+print(json.dumps({"seen": seen, "unstripped": unstripped, "broken": broken}))
+"""
+
+
+@pytest.mark.parametrize("name", ["api", "orchestrator", "worker"])
+def test_shared_objects_are_stripped_and_still_load(
+    project: Project, production: dict[str, str], name: str
+) -> None:
+    # venv-tool strips them itself (no binutils in the build): no static symbol table or
+    # debug section may be left, and the loader must still accept every one of them.
+    out = engine.client().container.run(
+        production[name], ["python3", "-c", _SHARED_OBJECTS], remove=True, read_only=True
+    )
+    found = json.loads(str(out).strip().splitlines()[-1])
+    assert found["seen"] >= 5, found
+    assert found["unstripped"] == [], found["unstripped"]
+    assert found["broken"] == [], found["broken"]
