@@ -184,9 +184,9 @@ def strip_elf(path: str) -> int:
         out += _SECTION.pack(*sec)
     if len(out) >= len(data):
         return 0
-    with open(path, "r+b") as fh:
-        fh.write(out)
-        fh.truncate()
+    with open(path, "r+b") as rewrite:
+        rewrite.write(out)
+        rewrite.truncate()
     return len(data) - len(out)
 
 
