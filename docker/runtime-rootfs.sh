@@ -101,8 +101,9 @@ rm -rf /usr/local/bin/idle3* /usr/local/bin/pydoc3* /usr/local/bin/2to3* \
 
 # dpkg itself last: its status database stays (trivy reads /var/lib/dpkg/status and
 # info/*.list), the tool that could change it goes, and so does base-passwd's
-# update-passwd (its library, libdebconfclient0, is purged above; the passwd data stays). Then caches, logs, documentation
-# (copyright files stay), manuals and translations.
+# update-passwd (its library, libdebconfclient0, is purged above; the passwd data
+# stays). Then caches, logs, documentation (copyright files stay), manuals and
+# translations.
 if command -v dpkg >/dev/null 2>&1; then
     # shellcheck disable=SC2086
     pkgs=$(installed $PURGE_DPKG)

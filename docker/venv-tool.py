@@ -123,6 +123,14 @@ def _unneeded(name: bytes) -> bool:
 
 
 def strip_elf(path: str) -> int:
+    """See :func:`_strip_elf`; a file it cannot parse (truncated, corrupt) is left alone."""
+    try:
+        return _strip_elf(path)
+    except (ValueError, struct.error):
+        return 0
+
+
+def _strip_elf(path: str) -> int:
     """Drop the unneeded sections (:func:`_unneeded`) of the ELF64 little-endian file at
     ``path``; the bytes saved (0 when there is nothing to drop or the file is not such an
     ELF file, or is laid out in a way this does not handle: then it is left as it was).

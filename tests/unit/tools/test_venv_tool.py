@@ -224,6 +224,17 @@ def test_strip_leaves_stripped_foreign_and_unusual_files_as_they_were(tmp_path: 
         "<Q", data, phoff + 32, len(data) - struct.unpack_from("<Q", data, phoff + 8)[0]
     )
     odd.write_bytes(bytes(data))
+    # Corrupt: the section names' table points past the end of the file. Left alone.
+    corrupt = tmp_path / "corrupt.so"
+    bad = bytearray(path.read_bytes())
+    shoff = struct.unpack_from("<Q", bad, 0x28)[0]
+    shentsize, shstrndx = (
+        struct.unpack_from("<H", bad, 0x3A)[0],
+        struct.unpack_from("<H", bad, 0x3E)[0],
+    )
+    struct.pack_into("<Q", bad, shoff + shstrndx * shentsize + 24, len(bad) + 4096)
+    corrupt.write_bytes(bytes(bad))
+    assert tool.strip_elf(str(corrupt)) == 0 and corrupt.read_bytes() == bytes(bad)
     text = tmp_path / "notes.so.txt"
     text.write_text("not an ELF file\n")
     assert tool.strip_elf(str(odd)) == 0 and odd.read_bytes() == bytes(data)
