@@ -3,6 +3,7 @@ healthy and within budget. Every check inspects or runs the real image."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import secrets
 import time
@@ -13,6 +14,7 @@ import pytest
 from python_on_whales import Container
 
 from tests.docker.conftest import uncompressed_mb
+from tests.elf import section_names
 from xorb_tools import engine, images, testinfra
 from xorb_tools.services import Project
 
@@ -133,10 +135,12 @@ def test_production_container_becomes_healthy_read_only_without_capabilities(
         client.container.remove(container, force=True)
 
 
-# Runs inside the image: every ELF shared object under /opt/venv, its sections, and
-# whether the loader accepts it (dlopen), as JSON.
-_SHARED_OBJECTS = r"""
-import ctypes, json, os, struct
+# Runs inside the image: every ELF shared object under /opt/venv, whether it still has a
+# static symbol table or debug sections, and whether the loader accepts it (dlopen).
+_SHARED_OBJECTS = (
+    inspect.getsource(section_names)
+    + r"""
+import ctypes, json, os
 seen, unstripped, broken = 0, [], []
 for top, _, files in os.walk("/opt/venv"):
     for name in files:
@@ -147,11 +151,7 @@ for top, _, files in os.walk("/opt/venv"):
         if data[:4] != b"\x7fELF":
             continue
         seen += 1
-        shoff = struct.unpack_from("<Q", data, 0x28)[0]
-        size, count, names = struct.unpack_from("<HHH", data, 0x3A)
-        heads = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * size) for i in range(count)]
-        at = heads[names][4]
-        sections = [data[at + h[0] : data.index(b"\0", at + h[0])] for h in heads]
+        sections = section_names(data)
         if any(s.startswith(b".debug") or s in (b".symtab", b".strtab") for s in sections):
             unstripped.append(path)
         try:
@@ -160,6 +160,7 @@ for top, _, files in os.walk("/opt/venv"):
             broken.append(f"{path}: {exc}")
 print(json.dumps({"seen": seen, "unstripped": unstripped, "broken": broken}))
 """
+)
 
 
 @pytest.mark.parametrize("name", ["api", "orchestrator", "worker"])

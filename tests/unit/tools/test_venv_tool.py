@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.elf import section_names
+
 from xorb_tools.services import ROOT
 
 TOOL = ROOT / "docker" / "venv-tool.py"
@@ -159,15 +161,7 @@ def _load_tool() -> object:
 
 
 def _section_names(path: Path) -> list[str]:
-    """Section names from the ELF64 section header table, read independently of the tool."""
-    import struct
-
-    data = path.read_bytes()
-    shoff = struct.unpack_from("<Q", data, 0x28)[0]
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
-    heads = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
-    names_at = heads[shstrndx][4]
-    return [data[names_at + h[0] : data.index(b"\0", names_at + h[0])].decode() for h in heads]
+    return [name.decode() for name in section_names(path.read_bytes())]
 
 
 def _unstripped_extension(tmp_path: Path) -> tuple[Path, str]:
