@@ -2,6 +2,8 @@
 # Install a Docker engine (>= 26) with the buildx and compose v2 plugins on Debian 12/13,
 # enable the containerd image store (so the default builder can export cache), and install
 # Debian's docker-registry for a local registry on 127.0.0.1:5000.
+# On another distribution whose engine is already new enough (GitHub's Ubuntu runners ship
+# docker-ce 28) it only does the last two: configure the store, install docker-registry.
 #
 # Idempotent: when a suitable engine and the plugins are present it changes nothing.
 # Debian 13 (trixie) ships docker.io 26, docker-buildx and docker-compose (v2).
@@ -23,7 +25,6 @@ die() { log "error: $*"; exit 1; }
 [ -r /etc/os-release ] || die "/etc/os-release is missing; only Debian 12 and 13 are supported."
 # shellcheck disable=SC1091
 . /etc/os-release
-[ "${ID:-}" = debian ] || die "this script supports Debian 12 and 13 only (found ${ID:-unknown}); install Docker Engine from your distribution instead."
 
 engine_major() {
     command -v dockerd >/dev/null 2>&1 || { echo 0; return; }
@@ -70,6 +71,7 @@ apt_updated=0
 apt_update() { [ "$apt_updated" = 1 ] || { apt-get update -qq; apt_updated=1; }; }
 
 install_engine() {
+    [ "${ID:-}" = debian ] || die "installing the engine is supported on Debian 12 and 13 only (found ${ID:-unknown}); install Docker Engine >= $MIN_ENGINE_MAJOR from your distribution, then run this again."
     export DEBIAN_FRONTEND=noninteractive
     case "${VERSION_ID:-}" in
         13*)
