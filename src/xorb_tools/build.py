@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from python_on_whales.exceptions import DockerException
 
-from xorb_tools import ca, cache, context, engine, gitinfo, images, registry
+from xorb_tools import builder, ca, cache, context, engine, gha, gitinfo, images, registry
 from xorb_tools.errors import XorbError
 from xorb_tools.services import Project, Service
 
@@ -72,6 +72,8 @@ class BuildPlan:
     ca_bundle: ca.CaBundle | None
     registry: str | None
     builds: list[ImageBuild]
+    builder: builder.Choice | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def secrets(self) -> list[str]:
@@ -218,7 +220,15 @@ def plan(project: Project, options: Options) -> BuildPlan:
     if mode in ("registry", "inline"):
         registry.require(cache_registry, f"--cache {mode}")
     engine.require_daemon()
-    engine.buildx_version()
+    buildx = engine.buildx_version()
+    notes = [note] if (note := cache.auto_note(options.cache, mode)) else []
+    if mode == "gha":
+        notes.append(f"cache: GitHub Actions, {gha.runtime(buildx).detail}")
+    scopes = len(project.services) * len(project.environments) * len(project.targets)
+    gha_export, why = gha.export_mode(scopes)
+    if mode == "gha":
+        notes.append(f"cache: gha mode={gha_export} ({why})")
+    chosen = builder.choose(mode)
     base, reason = resolve_base(project, options.base_image)
     builds = []
     for svc in services:
@@ -251,6 +261,8 @@ def plan(project: Project, options: Options) -> BuildPlan:
                     options.environment,
                     project_root=project.root,
                     registry=cache_registry,
+                    target=options.target,
+                    gha_export=gha_export,
                 ),
                 labels={
                     "io.xorb.environment": options.environment,
@@ -258,7 +270,7 @@ def plan(project: Project, options: Options) -> BuildPlan:
                 },
             )
         )
-    return BuildPlan(project, options, base, reason, ca_bundle, reg, builds)
+    return BuildPlan(project, options, base, reason, ca_bundle, reg, builds, chosen, notes)
 
 
 # ----------------------------------------------------------------------------- running
@@ -266,6 +278,8 @@ def plan(project: Project, options: Options) -> BuildPlan:
 _VERTEX = re.compile(r"^#(\d+) \[(?:(\S+) )?([^\]]*)\]")
 _CACHED = re.compile(r"^#(\d+) CACHED")
 _DONE = re.compile(r"^#(\d+) DONE")
+_EXPORT = re.compile(r"^#(\d+) exporting (?:to GitHub Actions Cache|cache to )")
+_ERROR = re.compile(r"^#(\d+) ERROR: (.*)")
 
 
 class _StepCounter:
@@ -277,9 +291,16 @@ class _StepCounter:
         self.owner: dict[str, str | None] = {}
         self.cached: set[str] = set()
         self.steps: set[str] = set()
+        self.exports: set[str] = set()
+        self.export_errors: list[str] = []
 
     def feed(self, line: str) -> None:
-        if m := _VERTEX.match(line):
+        if m := _EXPORT.match(line):
+            self.exports.add(m.group(1))
+        elif (m := _ERROR.match(line)) and m.group(1) in self.exports:
+            # ignore-error=true: the build succeeds without its cache; say so, once
+            self.export_errors.append(m.group(2).strip())
+        elif m := _VERTEX.match(line):
             vid, first = m.group(1), m.group(2)
             owner = first if first in self.names else self.default
             if vid not in self.owner:
@@ -302,6 +323,13 @@ def _stream(lines: Iterator[str], counter: _StepCounter, echo: bool, tail: list[
         del tail[:-25]
         if echo:
             print(line, file=sys.stderr, flush=True)
+    if counter.export_errors:
+        print(
+            f"build: the images are built, but their cache export failed "
+            f"({counter.export_errors[0][:200]}): the next build will not find it",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _fail(what: str, exc: DockerException, tail: list[str]) -> XorbError:
@@ -428,6 +456,7 @@ def _bake(build_plan: BuildPlan, tmp: Path, echo: bool) -> list[Result]:
     try:
         lines = engine.client().buildx.bake(
             targets=names,
+            builder=_builder_name(build_plan),
             files=[bake_file],
             progress="plain",
             metadata_file=meta_file,
@@ -447,6 +476,25 @@ def _bake(build_plan: BuildPlan, tmp: Path, echo: bool) -> list[Result]:
     ]
 
 
+def write_report(build_plan: BuildPlan, results: Sequence[Result], path: Path) -> None:
+    """The build's results as JSON (``reports/build.json``): for CI artifacts and tools."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "environment": build_plan.options.environment,
+        "target": build_plan.options.target,
+        "cache": build_plan.builds[0].cache.mode if build_plan.builds else "none",
+        "builder": build_plan.builder.describe() if build_plan.builder else None,
+        "images": [r.__dict__ for r in results],
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _builder_name(build_plan: BuildPlan) -> str | None:
+    return build_plan.builder.name if build_plan.builder else None
+
+
 def _sequential(build_plan: BuildPlan, tmp: Path, echo: bool) -> list[Result]:
     opts = build_plan.options
     names = [b.service.name for b in build_plan.builds]
@@ -459,6 +507,7 @@ def _sequential(build_plan: BuildPlan, tmp: Path, echo: bool) -> list[Result]:
         try:
             built = engine.client().buildx.build(
                 build_plan.project.root,
+                builder=_builder_name(build_plan),
                 file=build_plan.project.root / DOCKERFILE,
                 target=opts.target,
                 build_args=b.args,

@@ -24,11 +24,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xorb_tools import registry
+from xorb_tools import gha, registry
 from xorb_tools.errors import XorbError
 from xorb_tools.registry import Ref
 from xorb_tools.services import Service
@@ -38,21 +38,26 @@ FINGERPRINT_FILE = "xorb-inputs.sha256"
 _INDEX_TYPES = ("manifest", "index")  # OCI / Docker manifest and index media types
 
 
-def in_github_actions(env: dict[str, str] | None = None) -> bool:
-    """Whether we run inside a GitHub Actions job with the cache runtime token exported."""
-    environ = os.environ if env is None else env
-    return environ.get("GITHUB_ACTIONS") == "true"
-
-
-def pick_mode(mode: str, *, push: bool, env: dict[str, str] | None = None) -> str:
-    """Resolve ``auto``: gha inside GitHub Actions, registry when pushing, local otherwise."""
+def pick_mode(mode: str, *, push: bool, env: Mapping[str, str] | None = None) -> str:
+    """Resolve ``auto``: gha when its runtime reaches this step, registry when pushing,
+    local otherwise."""
     if mode not in MODES:
         raise XorbError(f"Unknown cache mode {mode!r}: choose from {', '.join(MODES)}.")
     if mode != "auto":
         return mode
-    if in_github_actions(env):
+    if gha.available(env):
         return "gha"
     return "registry" if push else "local"
+
+
+def auto_note(requested: str, mode: str, env: Mapping[str, str] | None = None) -> str | None:
+    """One line when ``auto`` ran in GitHub Actions but could not use its cache."""
+    if requested != "auto" or mode == "gha" or not gha.in_github_actions(env):
+        return None
+    return (
+        f"cache: {mode}, not gha: this GitHub Actions step has no cache runtime "
+        "(export it with crazy-max/ghaction-github-runtime)"
+    )
 
 
 def cache_root(project_root: Path) -> Path:
@@ -241,9 +246,14 @@ def plan(
     *,
     project_root: Path,
     registry: str,
+    target: str = "production",
+    gha_export: str = "max",
 ) -> CachePlan:
-    """The cache-from / cache-to for ``service`` in ``environment`` under ``mode``."""
-    scope = f"{service.name}-{environment}"
+    """The cache-from / cache-to for ``service`` in ``environment`` under ``mode``.
+
+    ``target`` and ``gha_export`` matter to gha only: one scope per image and environment,
+    exported with ``mode=gha_export`` (:func:`gha.export_mode` sizes it).
+    """
     if mode == "none":
         return CachePlan(mode)
     if mode == "local":
@@ -269,11 +279,11 @@ def plan(
             remote=Ref.parse(ref),
         )
     if mode == "gha":
-        spec = {"type": "gha", "scope": scope}
+        spec = {"type": "gha", "scope": gha.scope(service.image, environment, target)}
         return CachePlan(
             mode,
             cache_from=[dict(spec)],
-            cache_to={**spec, "mode": "max", "ignore-error": "true"},
+            cache_to={**spec, "mode": gha_export, "ignore-error": "true"},
         )
     if mode == "inline":
         ref = f"{registry.rstrip('/')}/{service.image}:{environment}"

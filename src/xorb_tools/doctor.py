@@ -15,7 +15,7 @@ from typing import Literal
 
 from python_on_whales.exceptions import DockerException
 
-from xorb_tools import ca, engine, registry
+from xorb_tools import builder, ca, engine, gha, registry
 from xorb_tools.errors import XorbError
 from xorb_tools.images import MB
 from xorb_tools.services import Project
@@ -99,26 +99,59 @@ def check_compose() -> Check:
         )
 
 
-def check_cache_export() -> Check:
-    """The active builder can export cache (containerd store or a docker-container builder)."""
-    client = engine.client()
+def check_builder() -> Check:
+    """Which builder a build that writes a cache will use, and why (:mod:`builder`)."""
     try:
-        builder = client.buildx.inspect()
-        driver = str(builder.driver)
-        info = client.system.info()
-    except DockerException as exc:
-        return Check("cache export", "warning", f"cannot inspect the builder: {exc.return_code}")
-    statuses = dict((str(k), str(v)) for k, v in (info.driver_status or []))
-    containerd = "containerd" in statuses.get("driver-type", "")
-    if driver != "docker" or containerd:
-        how = "containerd image store" if containerd else f"{driver} driver"
-        return Check("cache export", "ok", f"builder {builder.name} ({how})")
+        choice, why = builder.plan("local")
+    except XorbError as exc:
+        return Check("builder", "warning", str(exc))
+    if choice is not None:
+        return Check("builder", "ok", choice.describe())
+    image = builder.buildkit_image()
+    try:
+        engine.client().manifest.inspect(image)
+    except DockerException:
+        return Check(
+            "builder",
+            "warning",
+            f"{why}, which is not local and cannot be pulled: builds with a cache will stop",
+            f"{builder.PROVISION_HINT}, or load {image}",
+        )
     return Check(
-        "cache export",
+        "builder",
+        "ok",
+        f"{builder.own_builder_name()} (docker-container driver from {image}, pulled on the "
+        "first build with a cache: the classic image store cannot export)",
+    )
+
+
+def check_gha() -> Check:
+    """Which GitHub Actions cache protocol this host speaks, and whether GitHub takes it."""
+    try:
+        buildx = engine.buildx_version()
+    except XorbError as exc:
+        return Check("gha cache", "skipped", str(exc))
+    step = ""
+    if gha.available():
+        try:
+            step = f"; this step: {gha.runtime(buildx).detail}"
+        except XorbError as exc:
+            return Check("gha cache", "warning", str(exc))
+    elif gha.in_github_actions():
+        step = f"; this step has no cache runtime ({gha.EXPORT_HINT})"
+    if gha.speaks_v2(buildx):
+        return Check(
+            "gha cache",
+            "ok",
+            f"buildx {buildx} speaks v1 and v2; GitHub's cache service (v2) needs docker-ce "
+            f">= 28 (BuildKit >= 0.20) with the docker driver{step}",
+        )
+    return Check(
+        "gha cache",
         "warning",
-        f"builder {builder.name} uses the docker driver without the containerd image store",
-        'set {"features": {"containerd-snapshotter": true}} in /etc/docker/daemon.json '
-        "(scripts/install-docker.sh does) and restart dockerd",
+        f"buildx {buildx} speaks v1 only: act's cache server takes it, GitHub's (v2 only "
+        f"since 2025) does not{step}",
+        "buildx >= 0.21 for GitHub's cache service (its runners have it)",
     )
 
 
@@ -228,7 +261,7 @@ def run(project: Project) -> list[Check]:
     engine_check = check_engine()
     checks += [engine_check, check_buildx(), check_compose()]
     daemon_checks: list[tuple[str, Callable[[], Check]]] = [
-        ("cache export", check_cache_export),
+        ("builder", check_builder),
         ("buildkit keys", check_key_store),
         ("base image", lambda: check_base_image(project)),
     ]
@@ -237,6 +270,7 @@ def run(project: Project) -> list[Check]:
             checks.append(Check(name, "skipped", "needs the Docker engine"))
         else:
             checks.append(fn())
+    checks.append(check_gha())
     checks += [check_registry(project), check_ca(), check_trivy(), check_mmdebstrap()]
     return checks
 

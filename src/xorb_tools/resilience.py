@@ -21,7 +21,7 @@ from typing import Any
 
 from xorb_tools import services
 
-REPORT = services.ROOT / "reports" / "resilience.json"
+REPORT = services.reports_dir() / "resilience.json"
 COMPARED = ("rps", "p50_ms", "p95_ms", "p99_ms", "failed")
 """Load figures compared with the previous report."""
 

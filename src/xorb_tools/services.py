@@ -7,6 +7,7 @@ tests) reads :func:`load`; nothing else hard-codes a service name, port or budge
 from __future__ import annotations
 
 import functools
+import os
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,15 @@ from pathlib import Path
 from xorb_tools.errors import XorbError
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def reports_dir(root: Path = ROOT) -> Path:
+    """Where reports go: ``XORB_REPORTS_DIR`` (act's jobs write ours there), else
+    ``reports/`` in the project."""
+    configured = os.environ.get("XORB_REPORTS_DIR")
+    return Path(configured) if configured else root / "reports"
+
+
 PYPROJECT = ROOT / "pyproject.toml"
 
 

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xorb_tools.services import ROOT
+from xorb_tools.services import ROOT, reports_dir
 
 if TYPE_CHECKING:
     import nox
 
-REPORTS = ROOT / "reports"
+REPORTS = reports_dir(ROOT)
 SHELL_SCRIPTS = ("scripts", ".ci")
 
 
@@ -142,3 +142,36 @@ def ensure_test_images(*stacks: str) -> None:
             infra.resolve(name)
         except XorbError:
             infra.build(name)
+
+
+def run_workflows(session: nox.Session) -> None:
+    """Run ci.yml's session jobs through act and write ``reports/workflows.json``
+    (:func:`xorb_tools.workflows.prove`); a failed job or no gha import fails the session."""
+    import json
+    import tempfile
+
+    from xorb_tools import engine
+    from xorb_tools import workflows as wf
+    from xorb_tools.errors import XorbError
+
+    def prune() -> None:
+        engine.client().buildx.prune(all=True)
+
+    reports = report_dir()
+    with tempfile.TemporaryDirectory(prefix="xorb-act-") as work:
+        try:
+            data = wf.prove(reports / "workflows", Path(work), prune)
+        except XorbError as exc:
+            session.error(str(exc))
+    (reports / "workflows.json").write_text(json.dumps(data, indent=2) + "\n")
+    for row in data["runs"]:
+        session.log(
+            f"{row['job']}: {'passed' if row['ok'] else 'FAILED'} in {row['job_seconds']} s; "
+            f"build {row['build_seconds']} s, {row['cached_steps']}/{row['total_steps']} cached"
+        )
+    trip = data["gha_round_trip"]
+    session.log(
+        f"gha cache: {trip['first_cached_steps']} cached steps cold, "
+        f"{trip['second_cached_steps']} after the import; build {trip['first_build_seconds']} s "
+        f"-> {trip['second_build_seconds']} s; {data['gha_cache_mb']} MB in act's cache server"
+    )

@@ -22,7 +22,8 @@ MB = 1_000_000
         "version": "image version tag: semver or a git ref name (default: project version)",
         "push": "push the images to --registry (default from pyproject) and print digests",
         "registry": "registry host[:port] to tag for and push to",
-        "cache": "auto | local | registry | gha | inline | none (default auto)",
+        "cache": "auto | local | registry | gha | inline | none (default auto: gha when the "
+        "Actions cache runtime reaches the step, registry with --push, else local)",
         "sequential": "build one image at a time with buildx build (default: bake, parallel)",
         "parallel": "build all images in one buildx bake (the default)",
         "base_image": "base image to build FROM (default: configured, else `inv base-image`)",
@@ -76,8 +77,13 @@ def build(
     ca_line = f"{plan.ca_bundle.path} from {plan.ca_bundle.source}" if plan.ca_bundle else "none"
     mode = plan.builds[0].cache.mode if plan.builds else "none"
     how = "buildx bake" if options.parallel else "buildx build"
-    console.print(f"CA bundle: {ca_line}; cache: {mode}; builder: {how}")
+    for note in plan.notes:
+        console.print(note, soft_wrap=True)
+    console.print(f"CA bundle: {ca_line}; cache: {mode}; {how}")
+    if plan.builder:
+        console.print(f"Builder: {plan.builder.describe()}")
     results = build_mod.run(plan, echo=not quiet)
+    build_mod.write_report(plan, results, services.reports_dir(plan.project.root) / "build.json")
     table(
         f"Built {len(results)} image(s): target {target}, environment {environment}",
         ["service", "tag", "digest", "size (uncompressed)", "time", "cached steps"],

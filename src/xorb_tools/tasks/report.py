@@ -71,7 +71,7 @@ def security_scan(
         db_repository=db_repository,
         config_dirs=split_names(config_dir) or scan.CONFIG_DIRS,
         ignore_file=Path(scan.IGNORE_FILE),
-        reports=project.root / "reports" / "security",
+        reports=services.reports_dir(project.root) / "security",
     )
     out.print(f"Scanning with {scan.trivy_version(scan.trivy_path())} ...")
     outcome = scan.run(project, opts)
@@ -131,7 +131,7 @@ def size_report(
         compare=Path(compare) if compare else None,
         with_dive=not no_dive,
     )
-    paths = sizereport.write(report, project.root / "reports")
+    paths = sizereport.write(report, services.reports_dir(project.root))
     if format == "json":
         print(json.dumps(sizereport.to_json(report), indent=2))
     elif format == "markdown":

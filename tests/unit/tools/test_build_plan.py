@@ -62,7 +62,17 @@ def test_other_targets_never_take_the_environment_tag() -> None:
 def test_auto_cache_mode() -> None:
     assert cache.pick_mode("auto", push=False, env={}) == "local"
     assert cache.pick_mode("auto", push=True, env={}) == "registry"
-    assert cache.pick_mode("auto", push=False, env={"GITHUB_ACTIONS": "true"}) == "gha"
+    runtime = {"GITHUB_ACTIONS": "true", "ACTIONS_RUNTIME_TOKEN": "t", "ACTIONS_CACHE_URL": "u"}
+    assert cache.pick_mode("auto", push=False, env=runtime) == "gha"
+    assert cache.pick_mode("auto", push=True, env=runtime) == "gha"
+    # In a job that never exported the runtime, auto falls back and says so in one line.
+    bare = {"GITHUB_ACTIONS": "true"}
+    assert cache.pick_mode("auto", push=False, env=bare) == "local"
+    note = cache.auto_note("auto", "local", env=bare)
+    assert note is not None and "no cache runtime" in note and "\n" not in note
+    assert cache.auto_note("auto", "gha", env=runtime) is None
+    assert cache.auto_note("local", "local", env=bare) is None
+    assert cache.auto_note("auto", "local", env={}) is None
     with pytest.raises(XorbError, match="Unknown cache mode 'disk'"):
         cache.pick_mode("disk", push=False, env={})
 
@@ -116,10 +126,14 @@ def test_registry_and_gha_cache_specs() -> None:
         "mode": "max",
         "ignore-error": "true",
     }
-    gha = cache.plan("gha", API, "staging", project_root=Path(), registry="r")
-    assert gha.cache_from == [{"type": "gha", "scope": "api-staging"}]
+    gha = cache.plan("gha", API, "staging", project_root=Path(), registry="r", target="testing")
+    assert gha.cache_from == [{"type": "gha", "scope": "api-staging-testing"}]
     assert gha.cache_to is not None and gha.cache_to["ignore-error"] == "true"
-    assert gha.as_bake()["cache-to"] == ["type=gha,scope=api-staging,mode=max,ignore-error=true"]
+    assert gha.as_bake()["cache-to"] == [
+        "type=gha,scope=api-staging-testing,mode=max,ignore-error=true"
+    ]
+    small = cache.plan("gha", API, "staging", project_root=Path(), registry="r", gha_export="min")
+    assert small.cache_to is not None and small.cache_to["mode"] == "min"
     inline = cache.plan("inline", API, "staging", project_root=Path(), registry="r")
     assert inline.cache_to == {"type": "inline"}
     assert cache.plan("none", API, "staging", project_root=Path(), registry="r").cache_to is None
