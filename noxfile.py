@@ -24,6 +24,7 @@ nox.options.sessions = [
     "e2e",
     "deploy",
     "resilience",
+    "workflows",
     "docker",
 ]
 
@@ -34,7 +35,8 @@ SERVICES = [svc.name for svc in PROJECT.services]
 @nox.session(tags=["fast"])
 def lint(session: nox.Session) -> None:
     """ruff, mypy, hadolint, shellcheck, compose config and workflow checks."""
-    s.sync(session, "api", "orchestrator", "worker", "vault", "tools", "test", "lint", "typing")
+    groups = ("api", "orchestrator", "worker", "vault", "tools", "test", "lint", "typing")
+    s.sync(session, *groups, "workflows")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
@@ -105,6 +107,15 @@ def resilience(session: nox.Session) -> None:
     s.sync(session, "api", "tools", "test")
     s.ensure_test_images("production")
     s.pytest(session, "tests/resilience", "-m", "resilience", name="resilience")
+
+
+@nox.session(tags=["docker"])
+def workflows(session: nox.Session) -> None:
+    """ci.yml through act, offline: lint-and-unit, container-tests (api), security-scan twice
+    (the second imports the gha cache the first exported); reports/workflows.json."""
+    s.sync(session, "tools", "workflows")
+    s.ensure_test_images()
+    s.run_workflows(session)
 
 
 @nox.session(tags=["docker"])
