@@ -65,17 +65,6 @@ def current() -> tuple[str, str]:
     return str(b.name), str(b.driver)
 
 
-def _have_image(ref: str) -> bool:
-    client = engine.client()
-    if client.image.exists(ref):
-        return True
-    try:
-        client.image.pull(ref, quiet=True)
-    except DockerException:
-        return False
-    return True
-
-
 def _existing(name: str) -> bool:
     with engine.docker_errors("Listing the buildx builders"):
         return any(str(b.name) == name for b in engine.client().buildx.list())
@@ -112,7 +101,7 @@ def choose(mode: str) -> Choice:
     if choice is not None and not choice.reason.startswith("to be created"):
         return choice
     own, image = own_builder_name(), buildkit_image()
-    if choice is None and not _have_image(image):
+    if choice is None and not engine.have_image(image):
         raise XorbError(
             f"Cannot export the {mode} cache: {why}, which is not local and cannot be pulled; "
             f"{PROVISION_HINT}, load {image} into the engine, or build with --cache none."

@@ -114,6 +114,18 @@ def image_exists(ref: str) -> bool:
     return bool(client().image.exists(ref))
 
 
+def have_image(ref: str, docker: DockerClient | None = None) -> bool:
+    """Whether ``ref`` is local, or could be pulled now (then it is local)."""
+    docker = docker or client()
+    if docker.image.exists(ref):
+        return True
+    try:
+        docker.image.pull(ref, quiet=True)
+    except DockerException:
+        return False
+    return True
+
+
 def buildkit_key_store() -> Path | None:
     """The engine's built-in BuildKit cache-key store (``<docker root>/buildkit/cache.db``)
     when the engine runs on this machine and the file is visible here, else None.

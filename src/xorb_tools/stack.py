@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
 
 from xorb_tools import engine, infra, secrets_init, services
 from xorb_tools.errors import XorbError
@@ -179,13 +178,7 @@ class Stack:
 
 def grafana_available(docker: DockerClient, ref: str) -> bool:
     """Whether the Grafana image is local or can be pulled (it has no air-gapped stand-in)."""
-    if docker.image.exists(ref):
-        return True
-    try:
-        docker.image.pull(ref, quiet=True)
-    except DockerException:
-        return False
-    return True
+    return engine.have_image(ref, docker)
 
 
 def open_stack(

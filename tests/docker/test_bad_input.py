@@ -52,3 +52,16 @@ def test_failed_build_keeps_images_and_cache(
     assert json.loads((local / "index.json").read_text()) == before_index
     assert cache.dir_size(local) == before_size
     assert not list(local.parent.glob("api.new-*"))
+
+
+def test_gha_cache_without_its_runtime_is_one_sentence_and_auto_falls_back() -> None:
+    bare = {"GITHUB_ACTIONS": "true", "ACTIONS_RUNTIME_TOKEN": "", "ACTIONS_CACHE_URL": ""}
+    refused = run_inv("build", "--service", "api", "--cache", "gha", env=bare)
+    assert refused.code != 0 and "Traceback" not in refused.out
+    assert refused.lines[-1].startswith("error: The GitHub Actions cache runtime is not exported")
+    assert "crazy-max/ghaction-github-runtime" in refused.lines[-1]
+    auto = run_inv("build", "--service", "api", "--quiet", env=bare)
+    assert auto.code == 0, auto.out
+    notes = [ln for ln in auto.lines if ln.startswith("cache: local, not gha")]
+    assert len(notes) == 1 and "no cache runtime" in notes[0], auto.out
+    assert "Builder: default (docker driver: the containerd image store" in auto.out

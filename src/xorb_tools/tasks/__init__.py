@@ -8,6 +8,7 @@ from xorb_tools.tasks import bench, config, doctor, images, report
 from xorb_tools.tasks import deploy as deploy_tasks
 from xorb_tools.tasks import stack as stack_tasks
 from xorb_tools.tasks import swarm as swarm_tasks
+from xorb_tools.tasks import workflows as workflow_tasks
 
 
 def namespace() -> Collection:
@@ -38,6 +39,7 @@ def namespace() -> Collection:
     ns.add_collection(Collection("secrets", stack_tasks.secrets_init))
     ns.add_collection(swarm_tasks.collection())
     ns.add_collection(deploy_tasks.collection())
+    ns.add_collection(workflow_tasks.collection())
     ns.add_task(deploy_tasks.rollback)
     ns.add_task(deploy_tasks.smoke_test)
     ns.configure({"run": {"echo": True, "pty": False}})
