@@ -25,6 +25,11 @@ def reports_dir(root: Path = ROOT) -> Path:
     return Path(configured) if configured else root / "reports"
 
 
+def shown(path: Path, root: Path = ROOT) -> str:
+    """``path`` as a user should read it: relative to the project when inside it."""
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
 PYPROJECT = ROOT / "pyproject.toml"
 
 

@@ -5,6 +5,7 @@ shared bytes, dive, budgets). The logic lives in ``xorb_tools.scan`` and
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from invoke.context import Context
@@ -32,7 +33,8 @@ err_console = Console(stderr=True, highlight=False)
         "format": "what stdout gets: table | json (the summary) | sarif (all runs merged)",
         "offline": "no network: reuse the cached vulnerability DB and the embedded checks",
         "ignore_unfixed": "leave out vulnerabilities that have no fixed version yet",
-        "skip_vuln": "do not scan for vulnerabilities (reported as skipped, not as clean)",
+        "skip_vuln": "do not scan for vulnerabilities (reported as skipped, not as clean; "
+        "XORB_SKIP_VULN=1 too)",
         "skip_images": "scan only the Dockerfiles and config directories",
         "cache_dir": "trivy cache with the vulnerability DB (default .cache/trivy)",
         "db_repository": "OCI repository to fetch the vulnerability DB from (a mirror)",
@@ -65,7 +67,7 @@ def security_scan(
         severity=severity,
         offline=offline,
         ignore_unfixed=ignore_unfixed,
-        skip_vuln=skip_vuln,
+        skip_vuln=skip_vuln or os.environ.get("XORB_SKIP_VULN") == "1",
         skip_images=skip_images,
         cache_dir=project.root / cache_dir,
         db_repository=db_repository,
@@ -90,7 +92,8 @@ def security_scan(
         )
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in outcome.seconds.items())
     out.print(f"Times: {timings}")
-    out.print(f"Reports: {opts.reports.relative_to(project.root)}/ ({len(outcome.files)} files)")
+    where = services.shown(opts.reports, project.root)
+    out.print(f"Reports: {where}/ ({len(outcome.files)} files)")
     if outcome.failure:
         raise XorbError(outcome.failure)
 
@@ -138,7 +141,7 @@ def size_report(
         print(sizereport.markdown(report), end="")
     else:
         _size_tables(report)
-    where = ", ".join(str(p.relative_to(project.root)) for p in paths)
+    where = ", ".join(services.shown(p, project.root) for p in paths)
     (console if format == "table" else err_console).print(f"Wrote {where}")
     failure = sizereport.budget_failure(report)
     if failure:
