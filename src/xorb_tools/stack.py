@@ -363,8 +363,19 @@ def logs(
     with engine.docker_errors(f"Reading the logs of {stack.project}"):
         output = stack.docker.compose.logs(list(names), tail=tail, follow=follow, stream=True)
         for _source, chunk in output:
-            sys.stdout.write(chunk.decode(errors="replace"))
+            sys.stdout.write(for_terminal(chunk.decode(errors="replace")))
         sys.stdout.flush()
+
+
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def for_terminal(text: str, tty: bool | None = None) -> str:
+    """``text`` as is on a terminal; without escape sequences and control characters
+    (compose prefixes each log line with ``ESC[2K``) when stdout is a pipe or a file."""
+    if sys.stdout.isatty() if tty is None else tty:
+        return text
+    return _CONTROL.sub("", text)
 
 
 def execute(stack: Stack, service: str, command: Sequence[str], *, index: int = 1) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import re
 import shutil
 import time
 import uuid
@@ -140,6 +141,11 @@ def test_development_stack_hot_reload_and_down(tmp_path: Path, secrets_dir: Path
         )
         assert scaled.code == 0, scaled.out
         assert sum("worker" in n for n in project_containers("development", all_=False)) == 2
+
+        # Piped (run_inv captures stdout), the logs carry no escape or control characters.
+        logs = run_inv("logs", "--environment", "development", "--tail", "20", env=env)
+        assert logs.code == 0 and "api" in logs.out, logs.out
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", logs.out), repr(logs.out[:300])
     finally:
         down = run_inv("down", "--environment", "development", "--volumes", env=env)
     assert down.code == 0, down.out
