@@ -26,7 +26,7 @@ def _through_uv() -> None:
         )
     os.environ["XORB_REEXEC"] = "1"
     argv = [uv, "run", "--project", str(HERE), "python", str(HERE / "test_containers.py")]
-    os.execv(uv, [*argv, *sys.argv[1:]])
+    os.execv(uv, [*argv, *sys.argv[1:]])  # noqa: S606 (argv, no shell: what we want)
 
 
 if __name__ == "__main__":
