@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,14 +131,24 @@ def bootstrap_and_import(
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
     with tempfile.TemporaryDirectory(prefix="xorb-rootfs-", dir=workdir) as tmp:
         out = Path(tmp) / "rootfs.tar"
+        started = time.monotonic()
+        _progress(f"{tag}: installing Debian packages into a rootfs (mmdebstrap)")
         proc = subprocess.run(argv_for(out), env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
             raise XorbError(f"mmdebstrap failed for {tag} (exit {proc.returncode}):\n{tail}")
         digest = sha256_file(out)
+        size = out.stat().st_size
+        _progress(f"{tag}: importing the {size / 1e6:.0f} MB rootfs into the engine")
         with engine.docker_errors(f"Importing the rootfs as {tag}"):
             engine.client().import_(out, tag=tag, changes=changes_for(digest))
-        return digest, out.stat().st_size
+        _progress(f"{tag}: done in {time.monotonic() - started:.0f} s")
+        return digest, size
+
+
+def _progress(line: str) -> None:
+    """One line of progress on stderr: these steps take a minute and print nothing else."""
+    print(f"rootfs: {line}", file=sys.stderr, flush=True)
 
 
 def _require_mmdebstrap() -> str:

@@ -20,7 +20,18 @@ from typing import Any, Literal
 
 from python_on_whales.exceptions import DockerException
 
-from xorb_tools import builder, ca, cache, context, engine, gha, gitinfo, images, registry
+from xorb_tools import (
+    base_image,
+    builder,
+    ca,
+    cache,
+    context,
+    engine,
+    gha,
+    gitinfo,
+    images,
+    registry,
+)
 from xorb_tools.errors import XorbError
 from xorb_tools.services import Project, Service
 
@@ -173,7 +184,7 @@ def resolve_base(project: Project, explicit: str | None) -> tuple[str, str]:
     """The base image to build on, and one line saying why.
 
     ``--base-image`` wins; else the configured default when it is local or can be pulled;
-    else the air-gapped base from ``inv base-image``; else fail naming that task.
+    else the air-gapped base from ``inv base-image``, built first when it is absent.
     """
     client = engine.client()
     if explicit:
@@ -188,10 +199,16 @@ def resolve_base(project: Project, explicit: str | None) -> tuple[str, str]:
     local = project.local_base_image
     if client.image.exists(local):
         return local, f"built by `inv base-image` ({default} cannot be pulled)"
-    raise XorbError(
-        f"No base image: {default} cannot be pulled and {local} does not exist; "
-        "build one without a registry with `uv run inv base-image`."
+    # No registry: make the air-gapped base now (what `inv base-image` does), so the one
+    # command is the whole set-up on a fresh host.
+    print(
+        f"Base image: {default} cannot be pulled and {local} is absent: building {local} "
+        "from Debian packages first (`inv base-image`, about a minute)",
+        file=sys.stderr,
+        flush=True,
     )
+    base_image.build(local)
+    return local, f"built just now from Debian packages ({default} cannot be pulled)"
 
 
 def _pull(ref: str) -> bool:

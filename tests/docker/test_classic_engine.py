@@ -1,6 +1,6 @@
 """Builds against a second, real dockerd configured like GitHub's ``ubuntu-24.04`` runner:
 the classic image store, its own socket, data root and network namespace
-(:mod:`xorb_tools.engines`). The host's engine is never touched.
+(:mod:`xorb_tools.engines`), no image and no registry. The host's engine is never touched.
 
 On the classic store the docker driver cannot export a cache. With no BuildKit image to
 make a docker-container builder from (none can be pulled here), ``inv build`` must stop in
@@ -37,9 +37,8 @@ def _load_base(target: engines.Engine, base: str) -> None:
 @pytest.fixture(scope="module")
 def classic(base: str) -> Iterator[engines.Engine]:
     root = Path(tempfile.mkdtemp(prefix="xorb-gh-"))
-    runner = engines.Engine("gh", 201, root).up()
+    runner = engines.Engine("gh", 201, root).up()  # a fresh engine: no image at all
     try:
-        _load_base(runner, base)
         yield runner
     finally:
         runner.down()
@@ -81,10 +80,15 @@ def test_a_build_with_a_cache_stops_in_one_sentence_and_leaves_nothing(
     assert not cache_dir.exists()
     tags = [t for i in classic.client().image.list() for t in i.repo_tags]
     assert not [t for t in tags if "xorb/api" in t]
-    # Without a cache nothing needs exporting: the same engine builds.
+    # Without a cache nothing needs exporting: the same engine builds, and on this fresh
+    # engine with no registry it first makes the air-gapped base itself, saying so.
     plain = run_inv("build", "--service", "api", "--cache", "none", "--quiet", env=env)
     assert plain.code == 0, plain.out
     assert "(docker driver: classic image store; --cache none exports nothing)" in plain.out
+    assert "building xorb/base:bookworm from Debian packages first" in plain.out
+    assert "rootfs: xorb/base:bookworm: importing the" in plain.out
+    assert not [ln for ln in plain.lines if ln.startswith("ERROR")], plain.out
+    assert classic.client().image.exists("xorb/api:production")
 
 
 def test_after_provisioning_the_gha_cache_round_trips_through_acts_server(

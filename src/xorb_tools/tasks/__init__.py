@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
-from xorb_tools.tasks import bench, config, doctor, images, report
+from xorb_tools.tasks import bench, cli, config, doctor, images, report
 from xorb_tools.tasks import deploy as deploy_tasks
 from xorb_tools.tasks import stack as stack_tasks
 from xorb_tools.tasks import swarm as swarm_tasks
 from xorb_tools.tasks import workflows as workflow_tasks
 
 
+def _service_names() -> list[str]:
+    from xorb_tools import services
+
+    return [svc.name for svc in services.load().services]
+
+
 def namespace() -> Collection:
-    """Every task, grouped as users see them in ``inv --list``."""
+    """Every task, grouped as users see them in ``inv --list``; service names may follow a
+    task as plain words (:mod:`xorb_tools.tasks.cli`)."""
+    cli.install(_service_names)
     ns = Collection()
     ns.add_task(images.build)
     ns.add_task(images.push)

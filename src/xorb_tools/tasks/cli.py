@@ -1,0 +1,86 @@
+"""Service names as plain words: ``inv security-scan api orchestrator worker``.
+
+Invoke reads a bare word after a task as the next task's name, so the guide's command line
+stopped with "No idea what 'api' is!". :func:`install` makes the running program rewrite the
+words after a task that has a ``--service`` flag (once its positional arguments are filled)
+into ``--service NAME`` before invoke parses them; a word that names no service stops with
+one sentence listing the known ones. Flags, their values and everything after ``--`` pass
+through untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from invoke.exceptions import Exit
+from invoke.parser.context import ParserContext
+from invoke.program import Program
+
+SERVICE_FLAG = "--service"
+_installed: list[Callable[[Program], None]] = []
+
+
+def rewrite(
+    words: Sequence[str], contexts: Mapping[str, ParserContext], services: Sequence[str]
+) -> list[str]:
+    """``words`` with service words after a service-taking task turned into ``--service``."""
+    out: list[str] = []
+    current: ParserContext | None = None
+    positional_left = 0
+    expecting_value = False
+    for index, word in enumerate(words):
+        if expecting_value:
+            out.append(word)
+            expecting_value = False
+        elif word == "--":
+            return out + list(words[index:])
+        elif word.startswith("-"):
+            out.append(word)
+            flag = current.flags.get(word) if current is not None else None
+            expecting_value = flag is not None and bool(flag.takes_value)
+        elif word in contexts:
+            current = contexts[word]
+            positional_left = len(current.positional_args)
+            out.append(word)
+        elif positional_left:
+            positional_left -= 1
+            out.append(word)
+        elif current is not None and SERVICE_FLAG in current.flags:
+            unknown = [n for n in word.split(",") if n and n not in services]
+            if unknown:
+                raise Exit(
+                    f"error: {current.name} has no service {unknown[0]!r}: choose from "
+                    f"{', '.join(services)} (or no name: all of them).",
+                    code=1,
+                )
+            out += [SERVICE_FLAG, word]
+        else:
+            out.append(word)
+    return out
+
+
+def install(services: Callable[[], Sequence[str]]) -> None:
+    """Rewrite the running program's task words (:func:`rewrite`) before invoke parses them.
+
+    ``services`` gives the known names; when it fails (a broken service table) nothing is
+    rewritten, so the task itself reports the table. Idempotent.
+    """
+    if _installed:
+        return
+    original = Program.parse_tasks
+
+    def parse_tasks(self: Program) -> None:
+        try:
+            names = list(services())
+        except Exception:  # the task will say what is wrong with the table
+            names = []
+        if names:
+            contexts: dict[str, ParserContext] = {}
+            for ctx in self.collection.to_contexts(ignore_unknown_help=True):
+                for name in (ctx.name, *ctx.aliases):
+                    contexts[str(name)] = ctx
+            self.core.unparsed = rewrite(self.core.unparsed, contexts, names)
+        original(self)
+
+    Program.parse_tasks = parse_tasks  # type: ignore[method-assign]
+    _installed.append(original)
