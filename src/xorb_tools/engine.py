@@ -14,11 +14,14 @@ import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
+from typing import TYPE_CHECKING
 
 from xorb_tools.errors import XorbError
+
+# python-on-whales (and pydantic under it) is imported where it is used: it costs about
+# 0.2 s, which every task's start and `inv --list` would otherwise pay.
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
 
 START_HINT = "start it with `sudo scripts/start-docker.sh` (Debian hosts) or start Docker Desktop"
 
@@ -32,6 +35,8 @@ def client() -> DockerClient:
     # python-on-whales logs every argv at DEBUG (nox turns that on): argv can carry
     # `--env NAME=value`, so its logger never prints below WARNING.
     logging.getLogger("python_on_whales").setLevel(logging.WARNING)
+    from python_on_whales import DockerClient
+
     return DockerClient(client_call=[os.environ.get("XORB_DOCKER_CLI", "docker")])
 
 
@@ -45,6 +50,8 @@ def _tail(text: str | None, lines: int = 12) -> str:
 @contextlib.contextmanager
 def docker_errors(what: str) -> Iterator[None]:
     """Turn a ``DockerException`` raised while doing ``what`` into one clear XorbError."""
+    from python_on_whales.exceptions import DockerException
+
     try:
         yield
     except DockerException as exc:
@@ -68,6 +75,8 @@ def require_cli() -> str:
 def server_version() -> str:
     """The engine's version, or fail in one sentence when no daemon answers."""
     require_cli()
+    from python_on_whales.exceptions import DockerException
+
     try:
         version = client().version()
     except DockerException:
@@ -85,6 +94,8 @@ def require_daemon() -> None:
 
 def buildx_version() -> str:
     """The buildx plugin's version, or fail saying how to install it."""
+    from python_on_whales.exceptions import DockerException
+
     try:
         raw = str(client().buildx.version())
     except DockerException:
@@ -99,6 +110,8 @@ def buildx_version() -> str:
 
 def compose_version() -> str:
     """The compose v2 plugin's version, or fail saying how to install it."""
+    from python_on_whales.exceptions import DockerException
+
     try:
         raw = str(client().compose.version())
     except DockerException:
@@ -119,6 +132,8 @@ def have_image(ref: str, docker: DockerClient | None = None) -> bool:
     docker = docker or client()
     if docker.image.exists(ref):
         return True
+    from python_on_whales.exceptions import DockerException
+
     try:
         docker.image.pull(ref, quiet=True)
     except DockerException:
@@ -133,6 +148,8 @@ def buildkit_key_store() -> Path | None:
     Every build that exports a cache walks this store, and it only ever grows: a builder
     prune drops the cached results, not the keys (``scripts/reset-buildkit-keys.sh``).
     """
+    from python_on_whales.exceptions import DockerException
+
     try:
         info = client().system.info()
     except DockerException:
@@ -140,6 +157,8 @@ def buildkit_key_store() -> Path | None:
     if not info.docker_root_dir or str(info.name or "") != socket.gethostname():
         return None  # a remote engine: a local path of that name is another store
     path = Path(str(info.docker_root_dir)) / "buildkit" / "cache.db"
+    from python_on_whales.exceptions import DockerException
+
     try:
         path.stat()
     except OSError:

@@ -46,7 +46,7 @@ from typing import TypeVar
 from python_on_whales.exceptions import DockerException
 
 from xorb_tools import build, ca, engine, images, registry, services, sizereport, testinfra
-from xorb_tools.bench import report
+from xorb_tools.bench import report, task_start
 from xorb_tools.bench.report import Figure, Target, pair_ratios
 from xorb_tools.cache import FINGERPRINT_FILE, dir_size
 from xorb_tools.errors import XorbError
@@ -808,4 +808,6 @@ def run(source: Path, settings: Settings, log: Log) -> tuple[list[Figure], dict[
             "retries": len(bench.samples.retries),
             "raw": dataclasses.asdict(bench.samples),
         }
-        return figures(bench.samples, names), meta
+        log("task start-up overhead")
+        start = task_start.figure(source, pairs=3 if settings.quick else 7)
+        return [*figures(bench.samples, names), start], meta

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.tasks import task
 
-from xorb_tools.bench import report, runner
+from xorb_tools.tasks._util import lazy
+
+if TYPE_CHECKING:
+    from xorb_tools.bench import report, runner
+else:  # loaded when a task runs, not for `inv --list` (start-up cost)
+    report = lazy("xorb_tools.bench.report")
+    runner = lazy("xorb_tools.bench.runner")
 from xorb_tools.services import ROOT
 from xorb_tools.tasks._util import console, user_errors
 

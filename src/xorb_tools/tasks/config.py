@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from xorb_tools import services, stack
+from xorb_tools import services
+from xorb_tools.tasks._util import lazy
+
+if TYPE_CHECKING:
+    from xorb_tools import stack
+else:  # loaded when a task runs, not for `inv --list` (start-up cost)
+    stack = lazy("xorb_tools.stack")
 from xorb_tools.errors import XorbError
 from xorb_tools.tasks._util import console, user_errors
 

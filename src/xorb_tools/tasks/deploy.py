@@ -6,13 +6,24 @@ deploy log (:mod:`xorb_tools.deploylog`), whatever its outcome.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from xorb_tools import bluegreen, deploylog, engine, services, smoke
-from xorb_tools import stack as stack_mod
+from xorb_tools import services
+from xorb_tools.tasks._util import lazy
+
+if TYPE_CHECKING:
+    from xorb_tools import bluegreen, deploylog, engine, smoke
+    from xorb_tools import stack as stack_mod
+else:  # loaded when a task runs, not for `inv --list` (start-up cost)
+    bluegreen = lazy("xorb_tools.bluegreen")
+    deploylog = lazy("xorb_tools.deploylog")
+    engine = lazy("xorb_tools.engine")
+    smoke = lazy("xorb_tools.smoke")
+    stack_mod = lazy("xorb_tools.stack")
 from xorb_tools.errors import XorbError
 from xorb_tools.tasks._util import console, table, user_errors
 
@@ -108,8 +119,7 @@ def _show(outcome: bluegreen.Outcome, what: str) -> None:
         "engine": "compose (default, this host) | swarm (docker stack deploy, rolling update)",
         "version": "image tag to deploy (xorb/api:VERSION; blue-green and swarm need it)",
         "timeout": "seconds to wait for healthy services (default 300)",
-        "drain": "blue-green: seconds between the switch and stopping the old colour "
-        f"(default {bluegreen.DRAIN_SECONDS})",
+        "drain": "blue-green: seconds between the switch and stopping the old colour (default 10)",
         "secrets_dir": SECRETS_HELP,
     },
 )
@@ -120,8 +130,8 @@ def deploy(
     strategy: str = "recreate",
     engine: str = "compose",
     version: str | None = None,
-    timeout: int = stack_mod.WAIT_TIMEOUT,
-    drain: int = bluegreen.DRAIN_SECONDS,
+    timeout: int = 300,  # stack.WAIT_TIMEOUT (a literal: test_task_start checks it)
+    drain: int = 10,  # bluegreen.DRAIN_SECONDS
     secrets_dir: str | None = None,
 ) -> None:
     """Deploy an environment (recreate, blue-green or a swarm rolling update) and log it."""
@@ -200,10 +210,8 @@ def history(c: Context, environment: str | None = None) -> None:
     auto_shortflags=False,
     help={
         "environment": ENV_HELP,
-        "timeout": f"seconds the previous colour gets to become healthy (default "
-        f"{bluegreen.TIMEOUT})",
-        "drain": "seconds between the switch and stopping the current colour "
-        f"(default {bluegreen.DRAIN_SECONDS})",
+        "timeout": "seconds the previous colour gets to become healthy (default 120)",
+        "drain": "seconds between the switch and stopping the current colour (default 10)",
         "secrets_dir": SECRETS_HELP,
     },
 )
@@ -211,8 +219,8 @@ def history(c: Context, environment: str | None = None) -> None:
 def rollback(
     c: Context,
     environment: str = "production",
-    timeout: int = bluegreen.TIMEOUT,
-    drain: int = bluegreen.DRAIN_SECONDS,
+    timeout: int = 120,  # bluegreen.TIMEOUT
+    drain: int = 10,  # bluegreen.DRAIN_SECONDS
     secrets_dir: str | None = None,
 ) -> None:
     """Switch a blue-green environment back to the previous colour (while it exists)."""

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from xorb_tools import doctor as checks
+from xorb_tools.tasks._util import lazy
+
+if TYPE_CHECKING:
+    from xorb_tools import doctor as checks
+else:  # loaded when a task runs, not for `inv --list` (start-up cost)
+    checks = lazy("xorb_tools.doctor")
 from xorb_tools import services
 from xorb_tools.tasks._util import table, user_errors
 

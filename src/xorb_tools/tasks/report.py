@@ -7,16 +7,24 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.tasks import task
 from rich.console import Console
 
-from xorb_tools import scan, services, sizereport
+from xorb_tools import services
+from xorb_tools.tasks._util import lazy
+
+if TYPE_CHECKING:
+    from xorb_tools import scan, sizereport
+else:  # loaded when a task runs, not for `inv --list` (start-up cost)
+    scan = lazy("xorb_tools.scan")
+    sizereport = lazy("xorb_tools.sizereport")
 from xorb_tools.errors import XorbError
 from xorb_tools.tasks._util import console, split_names, table, user_errors
 
-MB = sizereport.MB
+MB = 1_000_000  # as sizereport's
 # With --format json|sarif stdout carries only the document; progress goes to stderr.
 err_console = Console(stderr=True, highlight=False)
 
@@ -46,13 +54,13 @@ def security_scan(
     c: Context,
     service: list[str] | None = None,
     tag: str = "production",
-    severity: str = scan.DEFAULT_SEVERITY,
+    severity: str = "HIGH,CRITICAL",  # scan.DEFAULT_SEVERITY
     format: str = "table",
     offline: bool = False,
     ignore_unfixed: bool = False,
     skip_vuln: bool = False,
     skip_images: bool = False,
-    cache_dir: str = str(scan.DEFAULT_CACHE),
+    cache_dir: str = ".cache/trivy",  # scan.DEFAULT_CACHE
     db_repository: str | None = None,
     config_dir: list[str] | None = None,
 ) -> None:

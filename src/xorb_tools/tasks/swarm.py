@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from xorb_tools import swarm
+from xorb_tools.tasks._util import lazy
+
+if TYPE_CHECKING:
+    from xorb_tools import swarm
+else:  # loaded when a task runs, not for `inv --list` (start-up cost)
+    swarm = lazy("xorb_tools.swarm")
 from xorb_tools.tasks._util import console, user_errors
 
 

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from xorb_tools import actions, services
-from xorb_tools import workflows as wf
+from xorb_tools import services
+from xorb_tools.tasks._util import lazy
+
+if TYPE_CHECKING:
+    from xorb_tools import actions
+    from xorb_tools import workflows as wf
+else:  # loaded when a task runs, not for `inv --list` (start-up cost)
+    actions = lazy("xorb_tools.actions")
+    wf = lazy("xorb_tools.workflows")
 from xorb_tools.errors import XorbError
 from xorb_tools.tasks._util import console, user_errors
 
@@ -50,7 +58,7 @@ def run(c: Context, job: str, matrix: list[str] | None = None, workflow: str | N
     }
 )
 @user_errors
-def refresh_actions(c: Context, source: str = actions.DEFAULT_SOURCE) -> None:
+def refresh_actions(c: Context, source: str = "https://github.com/{repo}.git") -> None:
     """Copy each pinned action into third_party/actions, checking the pin is its tag's commit."""
     for line in actions.refresh(source):
         console.print(line)

@@ -280,3 +280,13 @@ def test_dependency_change_locks_offline_then_asks_the_index(
     assert bench.change_dependency() == "iniconfig"
     assert calls == [("lock", "--offline", "--quiet"), ("lock", "--quiet")]
     assert '"iniconfig",' in (tmp_path / "pyproject.toml").read_text()
+
+
+def test_task_start_figure_measures_real_runs_against_the_bare_interpreter() -> None:
+    from xorb_tools.bench import task_start
+    from xorb_tools.services import ROOT
+
+    fig = task_start.figure(ROOT, pairs=2)
+    assert len(fig.ours_samples) == 2 and len(fig.baseline_samples) == 2
+    assert all(b > 0 for b in fig.baseline_samples)
+    assert fig.target is not None and fig.target.value == 1.0
