@@ -26,10 +26,12 @@ from xorb_tools import (
     ca,
     cache,
     context,
+    dockerfile,
     engine,
     gha,
     gitinfo,
     images,
+    progress,
     registry,
 )
 from xorb_tools.errors import XorbError
@@ -300,14 +302,28 @@ _ERROR = re.compile(r"^#(\d+) ERROR: (.*)")
 
 
 class _StepCounter:
-    """Counts build steps and cache hits per target from BuildKit's plain progress."""
+    """Which of each target's build steps this build ran, from BuildKit's plain progress.
 
-    def __init__(self, names: Sequence[str], default: str | None) -> None:
+    ``totals`` holds every target's steps per stage, counted from the Dockerfile
+    (:func:`dockerfile.needed`), so a target's total is the same in every run; the rest of
+    its steps came from a cache, or were not needed because a later step was. A vertex bake
+    shares between targets counts for each target whose stages include it.
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        default: str | None,
+        totals: dict[str, dict[str, int]],
+        per_target: set[str] | None = None,
+    ) -> None:
         self.names = set(names)
         self.default = default
-        self.owner: dict[str, str | None] = {}
+        self.totals = totals
+        self.per_target = per_target or set()
+        self.vertex: dict[str, tuple[str | None, str, str]] = {}  # id -> target, stage, k/M
         self.cached: set[str] = set()
-        self.steps: set[str] = set()
+        self.ran: set[str] = set()
         self.exports: set[str] = set()
         self.export_errors: list[str] = []
 
@@ -318,28 +334,39 @@ class _StepCounter:
             # ignore-error=true: the build succeeds without its cache; say so, once
             self.export_errors.append(m.group(2).strip())
         elif m := _VERTEX.match(line):
-            vid, first = m.group(1), m.group(2)
-            owner = first if first in self.names else self.default
-            if vid not in self.owner:
-                self.owner[vid] = owner
-                if "internal]" not in line and "load " not in line:
-                    self.steps.add(vid)
+            vid, words = m.group(1), f"{m.group(2) or ''} {m.group(3)}".split()
+            target = words.pop(0) if words and words[0] in self.names else self.default
+            if vid not in self.vertex and len(words) == 2 and "/" in words[1]:
+                self.vertex[vid] = (target, words[0], words[1])
         elif m := _CACHED.match(line):
             self.cached.add(m.group(1))
+        elif (m := _DONE.match(line)) and m.group(1) not in self.cached:
+            self.ran.add(m.group(1))
 
     def counts(self, name: str) -> tuple[int, int]:
-        mine = {v for v in self.steps if self.owner.get(v) in (name, None)}
-        return len(mine & self.cached), len(mine)
+        """(steps not run, steps) for target ``name``."""
+        stages = self.totals.get(name, {})
+        total = sum(stages.values())
+        ran = {
+            (st, k)
+            for vid in self.ran
+            if vid in self.vertex
+            for t, st, k in [self.vertex[vid]]
+            if st in stages and (t in (name, None) or st not in self.per_target)
+        }
+        return max(total - len(ran), 0), total
 
 
-def _stream(lines: Iterator[str], counter: _StepCounter, echo: bool, tail: list[str]) -> None:
-    for raw in lines:
-        line = raw.rstrip("\n")
-        counter.feed(line)
-        tail.append(line)
-        del tail[:-25]
-        if echo:
-            print(line, file=sys.stderr, flush=True)
+def _stream(
+    lines: Iterator[str], counter: _StepCounter, show: str, tail: list[str], names: Sequence[str]
+) -> None:
+    with progress.Display(names, show) as display:
+        for raw in lines:
+            line = raw.rstrip("\n")
+            counter.feed(line)
+            tail.append(line)
+            del tail[:-25]
+            display.feed(line)
     if counter.export_errors:
         print(
             f"build: the images are built, but their cache export failed "
@@ -413,7 +440,7 @@ def skip_redundant_exports(build_plan: BuildPlan) -> list[str]:
     ]
 
 
-def run(build_plan: BuildPlan, *, echo: bool = True) -> list[Result]:
+def run(build_plan: BuildPlan, *, echo: bool = True, show: str = "auto") -> list[Result]:
     """Build every image of the plan; on failure keep old images and caches, then raise.
 
     A local or registry cache that already holds this build's inputs is not exported
@@ -423,6 +450,7 @@ def run(build_plan: BuildPlan, *, echo: bool = True) -> list[Result]:
     target: the builder has every layer by then, so that costs the exports only.
     """
     opts = build_plan.options
+    show = show if echo else "quiet"
     results: list[Result] = []
     skipped = skip_redundant_exports(build_plan)
     if skipped and echo:
@@ -437,10 +465,10 @@ def run(build_plan: BuildPlan, *, echo: bool = True) -> list[Result]:
             for b in build_plan.builds:
                 b.cache.prepare()
             if not opts.parallel:
-                results = _sequential(build_plan, Path(tmp), echo)
+                results = _sequential(build_plan, Path(tmp), show)
             else:
                 try:
-                    results = _bake(build_plan, Path(tmp), echo)
+                    results = _bake(build_plan, Path(tmp), show)
                 except CacheExportFailed:
                     print(
                         "build: bake's concurrent local cache exports broke off (a BuildKit "
@@ -451,7 +479,7 @@ def run(build_plan: BuildPlan, *, echo: bool = True) -> list[Result]:
                     for b in build_plan.builds:
                         b.cache.discard()
                         b.cache.prepare()
-                    results = _sequential(build_plan, Path(tmp), echo)
+                    results = _sequential(build_plan, Path(tmp), show)
         except BaseException:
             for b in build_plan.builds:
                 b.cache.discard()
@@ -461,13 +489,13 @@ def run(build_plan: BuildPlan, *, echo: bool = True) -> list[Result]:
     return results
 
 
-def _bake(build_plan: BuildPlan, tmp: Path, echo: bool) -> list[Result]:
+def _bake(build_plan: BuildPlan, tmp: Path, show: str) -> list[Result]:
     opts = build_plan.options
     names = [b.service.name for b in build_plan.builds]
     bake_file = tmp / "bake.json"
     bake_file.write_text(json.dumps(build_plan.bake_definition(), indent=2))
     meta_file = tmp / "metadata.json"
-    counter = _StepCounter(names, None)
+    counter = _StepCounter(names, None, _totals(build_plan), _per_target(build_plan))
     tail: list[str] = []
     started = time.monotonic()
     try:
@@ -479,7 +507,7 @@ def _bake(build_plan: BuildPlan, tmp: Path, echo: bool) -> list[Result]:
             metadata_file=meta_file,
             stream_logs=True,
         )
-        _stream(lines, counter, echo, tail)  # type: ignore[arg-type]
+        _stream(lines, counter, show, tail, names)  # type: ignore[arg-type]
     except DockerException as exc:
         local = any(b.cache.mode == "local" for b in build_plan.builds)
         if local and not opts.no_cache_filter and export_race(tail):
@@ -508,17 +536,31 @@ def write_report(build_plan: BuildPlan, results: Sequence[Result], path: Path) -
     tmp.replace(path)
 
 
+def _totals(build_plan: BuildPlan) -> dict[str, dict[str, int]]:
+    steps = dockerfile.needed(build_plan.project.root / DOCKERFILE, build_plan.options.target)
+    return {b.service.name: steps for b in build_plan.builds}
+
+
+def _per_target(build_plan: BuildPlan) -> set[str]:
+    values: dict[str, set[str]] = {}
+    for b in build_plan.builds:
+        for key, value in b.args.items():
+            values.setdefault(key, set()).add(value)
+    varying = {key for key, seen in values.items() if len(seen) > 1}
+    return dockerfile.per_target(build_plan.project.root / DOCKERFILE, varying)
+
+
 def _builder_name(build_plan: BuildPlan) -> str | None:
     return build_plan.builder.name if build_plan.builder else None
 
 
-def _sequential(build_plan: BuildPlan, tmp: Path, echo: bool) -> list[Result]:
+def _sequential(build_plan: BuildPlan, tmp: Path, show: str) -> list[Result]:
     opts = build_plan.options
     names = [b.service.name for b in build_plan.builds]
     results = []
     for b in build_plan.builds:
         meta_file = tmp / f"{b.service.name}.json"
-        counter = _StepCounter(names, b.service.name)
+        counter = _StepCounter(names, b.service.name, _totals(build_plan))
         tail: list[str] = []
         started = time.monotonic()
         try:
@@ -541,7 +583,7 @@ def _sequential(build_plan: BuildPlan, tmp: Path, echo: bool) -> list[Result]:
                 metadata_file=meta_file,
                 stream_logs=True,
             )
-            _stream(built, counter, echo, tail)  # type: ignore[arg-type]
+            _stream(built, counter, show, tail, [b.service.name])  # type: ignore[arg-type]
         except DockerException as exc:
             raise _fail(f"Building {b.service.name}", exc, tail) from None
         meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}

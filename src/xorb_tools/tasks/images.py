@@ -18,6 +18,7 @@ else:  # loaded when a task runs, not for `inv --list` (start-up cost)
     infra = lazy("xorb_tools.infra")
     release = lazy("xorb_tools.release")
     build_mod = lazy("xorb_tools.build")
+from xorb_tools.errors import XorbError
 from xorb_tools.tasks._util import console, split_names, table, user_errors
 
 MB = 1_000_000
@@ -42,7 +43,9 @@ MB = 1_000_000
         "ca_cert": "CA bundle for a TLS-intercepting proxy (default PIP_CERT, SSL_CERT_FILE, ...)",
         "sbom": "attach an SBOM attestation (needs a builder that supports it)",
         "provenance": "attach a provenance attestation (off by default: it breaks reproducibility)",
-        "quiet": "do not stream BuildKit's progress",
+        "quiet": "print no progress (same as --progress quiet)",
+        "progress": "auto (a live line per image on a terminal, BuildKit's plain lines "
+        "otherwise) | tty | plain | quiet",
         "no_cache_filter": "Dockerfile stage to rebuild without cache (repeatable)",
     },
 )
@@ -65,8 +68,16 @@ def build(
     provenance: bool = False,
     quiet: bool = False,
     no_cache_filter: list[str] | None = None,
+    progress: str = "auto",
 ) -> None:
-    """Build the service images (bake in parallel, or --sequential), with cache."""
+    """Build the service images (bake in parallel, or --sequential), with cache.
+
+    The summary's "cached steps" is N/M: the image's target has M build steps in the
+    Dockerfile (every RUN, COPY, ADD, WORKDIR and image FROM of the stages it needs), and
+    this build did not have to run N of them (a cache held them). A no-op is M/M.
+    """
+    if progress not in ("auto", "tty", "plain", "quiet"):
+        raise XorbError(f"--progress {progress!r}: choose auto, tty, plain or quiet.")
     options = build_mod.Options(
         environment=environment,
         target=target,
@@ -93,7 +104,7 @@ def build(
     console.print(f"CA bundle: {ca_line}; cache: {mode}; {how}")
     if plan.builder:
         console.print(f"Builder: {plan.builder.describe()}")
-    results = build_mod.run(plan, echo=not quiet)
+    results = build_mod.run(plan, show="quiet" if quiet else progress)
     build_mod.write_report(plan, results, services.reports_dir(plan.project.root) / "build.json")
     table(
         f"Built {len(results)} image(s): target {target}, environment {environment}",

@@ -182,20 +182,45 @@ def test_ca_bundle_lookup_order(tmp_path: Path) -> None:
         ca.find(str(tmp_path / "absent.pem"), env={})
 
 
-def test_step_counter_counts_cache_hits_per_target() -> None:
-    counter = build._StepCounter(["api", "worker"], None)
+def test_step_counter_counts_the_steps_a_build_did_not_run_out_of_the_dockerfiles() -> None:
+    totals = {"api": {"base": 2, "production": 3}, "worker": {"base": 2, "production": 3}}
+    counter = build._StepCounter(["api", "worker"], None, totals, {"production"})
     for line in [
         "#1 [internal] load build definition from bake.json",
+        "#1 DONE 0.0s",
         "#5 [api production 1/3] COPY src/common /app/src/common",
         "#5 CACHED",
         "#6 [worker production 1/3] COPY src/common /app/src/common",
         "#6 DONE 0.1s",
-        "#7 [base 1/2] RUN useradd",
-        "#7 CACHED",
+        "#7 [api base 2/2] RUN useradd",  # one vertex, shared by both targets
+        "#7 DONE 1.2s",
+        "#8 [worker production 2/3] COPY src/worker /app/src/worker",
+        "#8 DONE 0.1s",
     ]:
         counter.feed(line)
-    assert counter.counts("api") == (2, 2)
-    assert counter.counts("worker") == (1, 2)
+    # Totals come from the Dockerfile: the same whatever BuildKit reported this time.
+    assert counter.counts("api") == (4, 5)  # ran: base 2/2
+    assert counter.counts("worker") == (2, 5)  # ran: base 2/2 (shared), production 1/3, 2/3
+    noop = build._StepCounter(["api"], "api", {"api": totals["api"]})
+    noop.feed("#5 [production 3/3] RUN python3 -m compileall -q /app/src")
+    noop.feed("#5 CACHED")
+    assert noop.counts("api") == (5, 5)
+
+
+def test_dockerfile_steps_per_target_match_what_buildkit_numbers() -> None:
+    from xorb_tools import dockerfile
+    from xorb_tools.services import ROOT
+
+    steps = dockerfile.needed(ROOT / "docker" / "Dockerfile", "production")
+    # BuildKit labels these [base 1/2] FROM, [production 3/3] RUN, [deps-service 1/1] ...
+    assert (steps["base"], steps["production"], steps["deps-service"]) == (2, 3, 1)
+    assert {"rootfs", "runtime", "deps-common", "uv", "lock"} <= set(steps)
+    assert "deps-test" not in steps
+    testing = dockerfile.needed(ROOT / "docker" / "Dockerfile", "testing")
+    assert sum(testing.values()) == sum(steps.values()) + 2  # + deps-test, + its COPY
+    specific = dockerfile.per_target(ROOT / "docker" / "Dockerfile", {"SERVICE", "PORT"})
+    assert {"deps-service", "production-deps", "production", "testing"} <= specific
+    assert not {"base", "uv", "lock", "builder", "deps-common", "rootfs", "runtime"} & specific
 
 
 # The last lines of a bake whose concurrent local cache exports broke off (CI, docker driver).
