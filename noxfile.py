@@ -60,7 +60,8 @@ def tests(session: nox.Session) -> None:
 @nox.session(tags=["docker"])
 def docker(session: nox.Session) -> None:
     """Engine tests: base image, inv build, cache, CA secret, bad input (real Docker)."""
-    s.sync(session, "api", "orchestrator", "worker", "tools", "test")
+    # workflows: act and Node 24 for the classic-store engine's gha round trip
+    s.sync(session, "api", "orchestrator", "worker", "tools", "test", "workflows")
     s.ensure_test_images("development", "production")  # test_compose brings both up
     s.pytest(session, "tests/docker", "-m", "docker", name="docker")
 

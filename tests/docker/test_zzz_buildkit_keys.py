@@ -63,11 +63,14 @@ def test_refuses_while_a_container_runs_and_changes_nothing(store: Path, base: s
 
 
 def test_reset_gives_an_empty_store_and_a_working_builder(store: Path, tmp_path: Path) -> None:
-    before = store.stat().st_size
+    before = store.stat()
     result = _script()
     assert result.returncode == 0, result.stderr
     assert "moved the key store" in result.stderr
-    assert store.with_name("cache.db.old").stat().st_size == before
+    # Moved, not copied or lost: the same file (dockerd may still write to it as it stops,
+    # and bolt grows in doubling steps, so its size can only have grown).
+    moved = store.with_name("cache.db.old").stat()
+    assert moved.st_ino == before.st_ino and moved.st_size >= before.st_size
     engine.require_daemon()
     # The builder works with the new store, cache export (which walks it) included.
     (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY hello /hello\n")
