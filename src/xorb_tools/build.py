@@ -190,13 +190,13 @@ def resolve_base(project: Project, explicit: str | None) -> tuple[str, str]:
     """
     client = engine.client()
     if explicit:
-        if client.image.exists(explicit) or _pull(explicit):
+        if engine.have_image(explicit):
             return explicit, "given by --base-image"
         raise XorbError(f"Base image {explicit} is not local and cannot be pulled.")
     default = project.base_image
     if client.image.exists(default):
         return default, "the configured default, present locally"
-    if _pull(default):
+    if engine.have_image(default):
         return default, "the configured default, pulled"
     local = project.local_base_image
     if client.image.exists(local):
@@ -211,14 +211,6 @@ def resolve_base(project: Project, explicit: str | None) -> tuple[str, str]:
     )
     base_image.build(local)
     return local, f"built just now from Debian packages ({default} cannot be pulled)"
-
-
-def _pull(ref: str) -> bool:
-    try:
-        engine.client().image.pull(ref, quiet=True)
-    except DockerException:
-        return False
-    return True
 
 
 def plan(project: Project, options: Options) -> BuildPlan:
@@ -241,11 +233,11 @@ def plan(project: Project, options: Options) -> BuildPlan:
     engine.require_daemon()
     buildx = engine.buildx_version()
     notes = [note] if (note := cache.auto_note(options.cache, mode)) else []
+    gha_export = "max"
     if mode == "gha":
+        scopes = len(project.services) * len(project.environments) * len(project.targets)
+        gha_export, why = gha.export_mode(scopes)
         notes.append(f"cache: GitHub Actions, {gha.runtime(buildx).detail}")
-    scopes = len(project.services) * len(project.environments) * len(project.targets)
-    gha_export, why = gha.export_mode(scopes)
-    if mode == "gha":
         notes.append(f"cache: gha mode={gha_export} ({why})")
     chosen = builder.choose(mode)
     base, reason = resolve_base(project, options.base_image)
@@ -360,7 +352,7 @@ class _StepCounter:
 def _stream(
     lines: Iterator[str], counter: _StepCounter, show: str, tail: list[str], names: Sequence[str]
 ) -> None:
-    with progress.Display(names, show) as display:
+    with progress.Display(names, show, counter.counts) as display:
         for raw in lines:
             line = raw.rstrip("\n")
             counter.feed(line)

@@ -2,8 +2,8 @@
 
 BuildKit's plain progress (what every build asks buildx for, so the steps can be counted)
 is several hundred lines for a cold build of the three images. On a terminal
-:class:`Display` turns it into one line per image, its current step and how many steps
-have run or come from the cache, redrawn in place and removed when the build ends (the
+:class:`Display` turns it into one line per image, its current step and how many of its
+steps have run, redrawn in place and removed when the build ends (the
 summary table follows). Piped, in CI or with ``--progress plain`` the lines pass through as
 BuildKit wrote them; ``quiet`` prints nothing. A failed build's last lines are printed
 either way by the caller.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
@@ -25,7 +25,7 @@ from rich.table import Table
 Mode = Literal["auto", "tty", "plain", "quiet"]
 MODES: tuple[Mode, ...] = ("auto", "tty", "plain", "quiet")
 _VERTEX = re.compile(r"^#(\d+) \[(?:(\S+) )?([^\]]*)\] (.*)$")
-_STATE = re.compile(r"^#(\d+) (DONE|CACHED|ERROR)")
+_ERROR = re.compile(r"^#(\d+) ERROR")
 
 
 def resolve(mode: str, stream: object = None) -> Mode:
@@ -41,17 +41,25 @@ def resolve(mode: str, stream: object = None) -> Mode:
 @dataclass
 class _Target:
     step: str = "waiting"
-    ran: int = 0
-    cached: int = 0
     failed: bool = False
 
 
-class Display:
-    """Feed it BuildKit's plain progress lines; it shows them as ``mode`` says."""
+Counts = Callable[[str], tuple[int, int]]  # target -> (steps not run, steps)
 
-    def __init__(self, targets: Sequence[str], mode: str = "auto") -> None:
+
+class Display:
+    """Feed it BuildKit's plain progress lines; it shows them as ``mode`` says.
+
+    The step counts come from ``counts`` (the build's own step counter), so the live line
+    and the summary table count the same steps the same way.
+    """
+
+    def __init__(
+        self, targets: Sequence[str], mode: str = "auto", counts: Counts | None = None
+    ) -> None:
         self.mode = resolve(mode)
         self.targets = {name: _Target() for name in targets}
+        self.counts = counts
         self._owner: dict[str, str] = {}  # vertex id -> target, for the build's own steps
         self._console = Console(stderr=True, highlight=False)
         self._live: Live | None = None
@@ -88,20 +96,20 @@ class Display:
             if vid not in self._owner and name and not internal:
                 self._owner[vid] = name
                 self.targets[name].step = f"[{stage}] {text}"[:90]
-        elif (m := _STATE.match(line)) and m.group(1) in self._owner:
-            target = self.targets[self._owner[m.group(1)]]
-            if m.group(2) == "CACHED":
-                target.cached += 1
-            elif m.group(2) == "DONE":
-                target.ran += 1
-            else:
-                target.failed = True
+        elif (m := _ERROR.match(line)) and m.group(1) in self._owner:
+            self.targets[self._owner[m.group(1)]].failed = True
         if self._live is not None:
             self._live.update(self._render())
 
     def _render(self) -> Table:
         grid = Table.grid(padding=(0, 2))
         for name, t in self.targets.items():
-            state = "[red]failed[/red]" if t.failed else f"{t.ran} ran, {t.cached} cached"
+            if t.failed:
+                state = "[red]failed[/red]"
+            elif self.counts is not None:
+                not_run, total = self.counts(name)
+                state = f"{total - not_run}/{total} steps run"
+            else:
+                state = ""
             grid.add_row(f"[bold]{name}[/bold]", state, t.step)
         return grid

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from xorb_tools import progress
+from xorb_tools import build, progress
 
 LINES = [
     "#1 [internal] load build definition from bake.json",
@@ -39,10 +39,19 @@ def test_plain_passes_buildkits_lines_through(capsys: pytest.CaptureFixture[str]
 
 
 def test_the_compact_view_keeps_one_line_per_image(capsys: pytest.CaptureFixture[str]) -> None:
-    display = progress.Display(["api", "worker"], "tty")
+    # The counts are the build's own step counter's: the live line and the summary agree.
+    totals = {"api": {"production": 3, "deps-service": 1}, "worker": {"deps-service": 1}}
+    counter = build._StepCounter(["api", "worker"], None, totals, {"production", "deps-service"})
+    display = progress.Display(["api", "worker"], "tty", counter.counts)
     for line in LINES:  # not entered: no live region, state only
+        counter.feed(line)
         display.feed(line)
     api, worker = display.targets["api"], display.targets["worker"]
-    assert (api.cached, api.ran, worker.ran) == (1, 0, 1)
+    assert (counter.counts("api"), counter.counts("worker")) == ((4, 4), (0, 1))
+    cells = [[str(c) for c in col.cells] for col in display._render().columns]
+    assert cells[1] == ["0/4 steps run", "1/1 steps run"]
+    assert api.step.startswith("[production 1/3] COPY")
     assert worker.step.startswith("[deps-service 1/1] RUN")
     assert capsys.readouterr().err == ""  # nothing raw on a terminal
+    display.feed("#6 ERROR: process did not complete successfully")
+    assert worker.failed and not api.failed
