@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from invoke.collection import Collection
 from invoke.exceptions import Exit
 from invoke.parser.context import ParserContext
 from invoke.program import Program
@@ -59,6 +60,20 @@ def rewrite(
     return out
 
 
+def contexts(collection: Collection) -> dict[str, ParserContext]:
+    """Every task's parser context by name and alias, leaving the tasks as they were:
+    invoke pops a task's flag help while it builds a context, so a second build (invoke's
+    own, after this one) would print ``--help`` without it; the help is put back."""
+    tasks = [collection[name] for name in collection.task_names]
+    helps = [dict(t.help) for t in tasks]
+    try:
+        contexts = collection.to_contexts(ignore_unknown_help=True)
+    finally:
+        for t, help_ in zip(tasks, helps, strict=True):
+            t.help = help_
+    return {str(name): ctx for ctx in contexts for name in (ctx.name, *ctx.aliases)}
+
+
 def install(services: Callable[[], Sequence[str]]) -> None:
     """Rewrite the running program's task words (:func:`rewrite`) before invoke parses them.
 
@@ -75,11 +90,7 @@ def install(services: Callable[[], Sequence[str]]) -> None:
         except Exception:  # the task will say what is wrong with the table
             names = []
         if names:
-            contexts: dict[str, ParserContext] = {}
-            for ctx in self.collection.to_contexts(ignore_unknown_help=True):
-                for name in (ctx.name, *ctx.aliases):
-                    contexts[str(name)] = ctx
-            self.core.unparsed = rewrite(self.core.unparsed, contexts, names)
+            self.core.unparsed = rewrite(self.core.unparsed, contexts(self.collection), names)
         original(self)
 
     Program.parse_tasks = parse_tasks  # type: ignore[method-assign]
