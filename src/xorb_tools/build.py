@@ -12,8 +12,10 @@ import json
 import re
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -359,6 +361,10 @@ def _stream(
             tail.append(line)
             del tail[:-25]
             display.feed(line)
+    _warn_export_errors(counter)
+
+
+def _warn_export_errors(counter: _StepCounter) -> None:
     if counter.export_errors:
         print(
             f"build: the images are built, but their cache export failed "
@@ -482,35 +488,62 @@ def run(build_plan: BuildPlan, *, echo: bool = True, show: str = "auto") -> list
 
 
 def _bake(build_plan: BuildPlan, tmp: Path, show: str) -> list[Result]:
+    """All targets at once: one bake file, one ``buildx bake <target>`` process each.
+
+    Not one bake of every target: buildx serves every local cache export of a bake from
+    one content store whose write locks are process-wide, so two targets exporting the
+    same shared layer into their own directories collide, and each retry is logged as
+    ``ERROR: (*service).Write failed … locked`` (a successful cold bake printed 2-5).
+    BuildKit still runs a step the targets share once: the other processes wait for it
+    and report it cached. The merged progress reads like one bake's (:class:`progress.Merge`).
+    """
     opts = build_plan.options
     names = [b.service.name for b in build_plan.builds]
     bake_file = tmp / "bake.json"
     bake_file.write_text(json.dumps(build_plan.bake_definition(), indent=2))
-    meta_file = tmp / "metadata.json"
     counter = _StepCounter(names, None, _totals(build_plan), _per_target(build_plan))
-    tail: list[str] = []
-    started = time.monotonic()
-    try:
+    merge, lock = progress.Merge(names), threading.Lock()
+    tails: dict[str, list[str]] = {name: [] for name in names}
+
+    def one(name: str, display: progress.Display) -> tuple[dict[str, Any], float]:
+        meta_file = tmp / f"{name}.metadata.json"
+        started = time.monotonic()
         lines = engine.client().buildx.bake(
-            targets=names,
+            targets=[name],
             builder=_builder_name(build_plan),
             files=[bake_file],
             progress="plain",
             metadata_file=meta_file,
             stream_logs=True,
         )
-        _stream(lines, counter, show, tail, names)  # type: ignore[arg-type]
-    except DockerException as exc:
-        local = any(b.cache.mode == "local" for b in build_plan.builds)
-        if local and not opts.no_cache_filter and export_race(tail):
-            raise CacheExportFailed(str(_fail("docker buildx bake", exc, tail))) from None
-        raise _fail("docker buildx bake", exc, tail) from None
-    elapsed = time.monotonic() - started
-    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
-    return [
-        _result(b, meta.get(b.service.name, {}), elapsed, counter, opts.push)
-        for b in build_plan.builds
-    ]
+        for raw in lines:
+            with lock:
+                line = merge.line(name, raw.rstrip("\n"))
+                counter.feed(line)
+                display.feed(line)
+                tails[name].append(line)
+                del tails[name][:-25]
+        meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+        return meta.get(name, {}), time.monotonic() - started
+
+    with (
+        progress.Display(names, show, counter.counts) as display,
+        ThreadPoolExecutor(max_workers=len(names) or 1) as pool,
+    ):
+        futures = {name: pool.submit(one, name, display) for name in names}
+        wait(futures.values())
+    _warn_export_errors(counter)
+    for name, future in futures.items():
+        exc = future.exception()
+        if isinstance(exc, DockerException):
+            local = any(b.cache.mode == "local" for b in build_plan.builds)
+            if local and not opts.no_cache_filter and export_race(tails[name]):
+                raise CacheExportFailed(str(_fail("docker buildx bake", exc, tails[name])))
+            raise _fail(f"Building {name}", exc, tails[name])
+        if exc is not None:
+            raise exc
+    done = {name: future.result() for name, future in futures.items()}
+    return [_result(b, *done[b.service.name], counter, opts.push) for b in build_plan.builds]
 
 
 def write_report(build_plan: BuildPlan, results: Sequence[Result], path: Path) -> None:

@@ -113,3 +113,31 @@ class Display:
                 state = ""
             grid.add_row(f"[bold]{name}[/bold]", state, t.step)
         return grid
+
+
+_NUMBERED = re.compile(r"^#(\d+) (.*)$", re.S)
+
+
+class Merge:
+    """Plain progress of several buildx processes, one per target, as one bake's.
+
+    Each process numbers its vertices from 1, so ``#5`` means a different step in each.
+    :meth:`line` gives every (target, vertex) a number of its own and names the target in
+    the step's brackets, as bake does for its targets: the merged log reads, and is
+    counted, exactly like the log of one bake of all the targets.
+    """
+
+    def __init__(self, targets: Sequence[str]) -> None:
+        self.targets = set(targets)
+        self._ids: dict[tuple[str, str], int] = {}
+
+    def line(self, target: str, line: str) -> str:
+        """``line`` as printed by ``target``'s process, renumbered and named."""
+        m = _NUMBERED.match(line)
+        if m is None:
+            return line
+        vid, rest = m.groups()
+        new = self._ids.setdefault((target, vid), len(self._ids) + 1)
+        if rest.startswith("[") and rest[1:].split(" ", 1)[0] not in self.targets:
+            rest = f"[{target} {rest[1:]}"
+        return f"#{new} {rest}"

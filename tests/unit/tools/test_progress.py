@@ -55,3 +55,30 @@ def test_the_compact_view_keeps_one_line_per_image(capsys: pytest.CaptureFixture
     assert capsys.readouterr().err == ""  # nothing raw on a terminal
     display.feed("#6 ERROR: process did not complete successfully")
     assert worker.failed and not api.failed
+
+
+def test_merged_processes_read_like_one_bake() -> None:
+    merge = progress.Merge(["api", "worker"])
+    lines = [
+        merge.line("api", "#5 [production 1/3] COPY src/common /app/src/common"),
+        merge.line("worker", "#5 [deps-service 1/1] RUN uv pip install ..."),
+        merge.line("api", "#5 CACHED"),
+        merge.line("worker", "#5 DONE 4.1s"),
+        merge.line("worker", "#6 [worker internal] load .dockerignore"),
+        merge.line("api", "ERROR: something unnumbered"),
+    ]
+    assert lines == [
+        "#1 [api production 1/3] COPY src/common /app/src/common",
+        "#2 [worker deps-service 1/1] RUN uv pip install ...",
+        "#1 CACHED",
+        "#2 DONE 4.1s",
+        "#3 [worker internal] load .dockerignore",
+        "ERROR: something unnumbered",
+    ]
+    # the step counter reads the merged lines as it reads one bake's
+    totals = {"api": {"production": 3}, "worker": {"deps-service": 1}}
+    counter = build._StepCounter(["api", "worker"], None, totals, {"production", "deps-service"})
+    for line in lines:
+        counter.feed(line)
+    assert counter.counts("api") == (3, 3)
+    assert counter.counts("worker") == (0, 1)
