@@ -59,6 +59,21 @@ installed() {
     done
 }
 
+# Forced removal, on purpose: dpkg narrates every override (an essential package removed,
+# a dependency broken, a directory another package still uses), two hundred-odd lines
+# that are all expected. They are kept aside and printed only if dpkg fails.
+purge() {
+    if DEBIAN_FRONTEND=noninteractive dpkg --purge --force-remove-essential \
+        --force-remove-protected --force-depends "$@" >/dev/null 2>/tmp/dpkg.log; then
+        rm -f /tmp/dpkg.log
+    else
+        status=$?
+        cat /tmp/dpkg.log >&2
+        rm -f /tmp/dpkg.log
+        return "$status"
+    fi
+}
+
 # openssl.cnf belongs to the openssl package; libssl3 reads it: keep it.
 cnf=/etc/ssl/openssl.cnf
 if [ -f "$cnf" ]; then cp -p "$cnf" /tmp/openssl.cnf; fi
@@ -69,8 +84,7 @@ if command -v dpkg >/dev/null 2>&1; then
         pkgs=$(installed $list)
         if [ -n "$pkgs" ]; then
             # shellcheck disable=SC2086
-            DEBIAN_FRONTEND=noninteractive dpkg --purge --force-remove-essential \
-                --force-remove-protected --force-depends $pkgs >/dev/null
+            purge $pkgs
         fi
     done
 fi
@@ -114,8 +128,7 @@ if command -v dpkg >/dev/null 2>&1; then
             "/var/lib/dpkg/info/$pkg:"*.prerm "/var/lib/dpkg/info/$pkg:"*.postrm
     done
     # shellcheck disable=SC2086
-    dpkg --purge --force-remove-essential --force-remove-protected --force-depends $pkgs \
-        >/dev/null
+    purge $pkgs
 fi
 rm -rf /usr/bin/dpkg /usr/bin/dpkg-* /usr/sbin/dpkg-* /usr/share/dpkg /etc/dpkg \
     /usr/bin/update-alternatives /usr/sbin/start-stop-daemon /usr/sbin/update-passwd \
