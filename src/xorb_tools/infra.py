@@ -409,7 +409,9 @@ def build_rootfs(
     if not force and _label(client, spec.rootfs_ref, LABEL_INPUTS) == inputs:
         return False
     if os.geteuid() != 0:
-        raise XorbError("Building infrastructure images needs root for mmdebstrap: use sudo.")
+        raise XorbError(
+            "Building infrastructure images needs root (mmdebstrap): run the task as root."
+        )
     ensure_mmdebstrap()
     _say(f"mmdebstrap {spec.suite}: {', '.join(spec.packages)}")
     base_image.bootstrap_and_import(
@@ -500,12 +502,16 @@ def compressed_size(ref: str) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def resolve(name: str, *, client: DockerClient | None = None, pull: bool = True) -> str:
+def resolve(
+    name: str, *, client: DockerClient | None = None, pull: bool = True, build_missing: bool = False
+) -> str:
     """The image to run for ``name``.
 
     In order: the reference in ``XORB_<NAME>_IMAGE`` when set; the official image when it is
     in the local store or can be pulled (``pull``); the air-gapped image when it is local.
-    Otherwise a :class:`XorbError` that says to run ``inv infra-images``.
+    Otherwise, with ``build_missing``, the air-gapped image is built here (announced in one
+    line, then the build's own progress); without it, a :class:`XorbError` that says to run
+    ``inv infra-images``.
     """
     spec = get(name)
     docker = client if client is not None else engine.client()
@@ -523,6 +529,12 @@ def resolve(name: str, *, client: DockerClient | None = None, pull: bool = True)
             return spec.official
     if docker.image.exists(spec.ref):
         return spec.ref
+    if build_missing:
+        _say(
+            f"{spec.official} cannot be pulled and {spec.ref} is not here: building it from "
+            "Debian packages (once; `inv infra-images` builds them all ahead)"
+        )
+        return build(name).ref
     raise XorbError(
         f"Neither {spec.official} nor the air-gapped {spec.ref} is available for {name}: "
         f"{BUILD_HINT}."
@@ -530,8 +542,15 @@ def resolve(name: str, *, client: DockerClient | None = None, pull: bool = True)
 
 
 def resolve_env(
-    selected: Iterable[str] | None = None, *, client: DockerClient | None = None, pull: bool = True
+    selected: Iterable[str] | None = None,
+    *,
+    client: DockerClient | None = None,
+    pull: bool = True,
+    build_missing: bool = False,
 ) -> dict[str, str]:
     """``{XORB_<NAME>_IMAGE: ref}`` for compose, resolving each image with :func:`resolve`."""
     wanted = list(selected) if selected else list(names())
-    return {get(n).env_var: resolve(n, client=client, pull=pull) for n in wanted}
+    return {
+        get(n).env_var: resolve(n, client=client, pull=pull, build_missing=build_missing)
+        for n in wanted
+    }

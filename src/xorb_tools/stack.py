@@ -199,7 +199,10 @@ def open_stack(
     if resolve_images:
         engine.require_daemon()  # one sentence, not a traceback from the first image lookup
         docker = engine.client()
-        variables.update(infra.resolve_env(INFRA.get(environment, ()), client=docker))
+        # Bringing a stack up on a host with no registry builds the missing air-gapped
+        # infrastructure images first, as `inv build` does the base image, and says so.
+        wanted = INFRA.get(environment, ())
+        variables.update(infra.resolve_env(wanted, client=docker, build_missing=True))
         ref = variables.setdefault("XORB_GRAFANA_IMAGE", GRAFANA_DEFAULT)
         if grafana and grafana_available(docker, ref):
             stack.profiles.append(GRAFANA)

@@ -263,6 +263,25 @@ def test_resolve_nothing_available_names_the_task() -> None:
     assert "xorb/infra-postgres:17" in str(err.value)
 
 
+def test_resolve_builds_the_missing_image_when_asked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    built: list[str] = []
+
+    def build(name: str) -> infra.BuildResult:
+        built.append(name)
+        return infra.BuildResult(infra.get(name).ref, True, 1.0, 1)
+
+    monkeypatch.setattr(infra, "build", build)
+    assert _resolve("redis", _FakeClient(), build_missing=True) == "xorb/infra-redis:7"
+    assert built == ["redis"]
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and "building it from Debian packages" in said[0], said
+    # an image that is there is never rebuilt
+    assert _resolve("redis", _FakeClient(local={"xorb/infra-redis:7"}), build_missing=True)
+    assert built == ["redis"]
+
+
 def test_resolve_honours_the_override_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XORB_REDIS_IMAGE", "registry.local/redis:7")
     assert _resolve("redis", _FakeClient()) == "registry.local/redis:7"
