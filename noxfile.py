@@ -9,6 +9,7 @@ import nox
 
 from xorb_tools import container_tests as ct
 from xorb_tools import sessions as s
+from xorb_tools.errors import XorbError
 from xorb_tools.services import load
 
 nox.options.default_venv_backend = "uv"
@@ -28,7 +29,10 @@ nox.options.sessions = [
     "docker",
 ]
 
-PROJECT = load()
+try:
+    PROJECT = load()
+except XorbError as exc:  # `nox -l` with a broken table: its one sentence, not a traceback
+    raise SystemExit(f"error: {exc}") from None
 SERVICES = [svc.name for svc in PROJECT.services]
 
 

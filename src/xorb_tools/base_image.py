@@ -153,7 +153,7 @@ def _progress(line: str) -> None:
 
 def _require_mmdebstrap() -> str:
     if os.geteuid() != 0:
-        raise XorbError("Building the base image needs root for mmdebstrap: run it with sudo.")
+        raise XorbError("Building the base image needs root (mmdebstrap): run the task as root.")
     from xorb_tools.infra import ensure_mmdebstrap  # installs it with apt-get when missing
 
     return ensure_mmdebstrap()

@@ -49,7 +49,7 @@ from typing import Any
 from python_on_whales import Container
 from python_on_whales.exceptions import DockerException
 
-from xorb_tools import deploylog, engine, services
+from xorb_tools import deploylog, engine, inputs, services
 from xorb_tools import stack as stack_mod
 from xorb_tools.errors import XorbError
 
@@ -68,7 +68,6 @@ POLL = 0.5
 # The stack's services a colour does not replace; the rest must run before a deploy.
 NOT_BASE = frozenset({SERVICE, "nginx", "migrate"})
 # A docker tag: https://docs.docker.com/reference/cli/docker/image/tag/
-TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,15 +92,13 @@ def check_engine(name: str) -> str:
 
 
 def check_version(version: str | None) -> str:
-    """``version`` if it is a valid docker tag (the ``xorb/api`` tag to deploy)."""
+    """``version`` if it is a valid version (the ``xorb/api`` tag to deploy)."""
     if not version:
         raise NothingChanged("Name the version to deploy: --version V (the tag of xorb/api:V).")
-    if not TAG_RE.fullmatch(version):
-        raise NothingChanged(
-            f"{version!r} is not a docker tag: use up to 128 letters, digits, '_', '.' and "
-            "'-', not starting with '.' or '-'."
-        )
-    return version
+    try:
+        return inputs.version(version)
+    except XorbError as exc:
+        raise NothingChanged(str(exc)) from None
 
 
 def other(colour: str | None) -> str:
@@ -404,7 +401,7 @@ def reload_nginx(nginx: Container, timeout: float) -> None:
 
 def switch(base: stack_mod.Stack, colour: str, timeout: float) -> None:
     """Point nginx at ``colour``: write the upstream file, then reload (or start) nginx."""
-    path = stack_mod.switch_dir(base.environment) / UPSTREAM_FILE
+    path = stack_mod.switch_dir(base.environment, create=True) / UPSTREAM_FILE
     before = path.read_text(encoding="utf-8") if path.exists() else None
     write_atomic(path, render_upstream(colour))
     nginx = nginx_container(base)
@@ -460,6 +457,7 @@ def ensure_base(base: stack_mod.Stack, timeout: int) -> None:
     if all(name in current for name in wanted):
         return
     stack_mod.build_missing(base, config)
+    stack_mod.switch_dir(base.environment, create=True)  # nginx mounts it
     _say(f"starting {base.project}: {', '.join(wanted)}")
     with engine.docker_errors(f"Starting {base.project}"):
         base.docker.compose.up(
@@ -594,7 +592,7 @@ def retire(environment: str, *, secrets_dir: str | Path | None = None) -> list[s
 
     Call it once the stack's ``api`` is up; returns the colours removed.
     """
-    path = stack_mod.switch_dir(environment) / UPSTREAM_FILE
+    path = stack_mod.switch_dir(environment, create=True) / UPSTREAM_FILE
     base = stack_mod.open_stack(environment, secrets_dir=secrets_dir, resolve_images=False)
     removed = []
     with locked(environment):

@@ -33,6 +33,7 @@ from xorb_tools import (
     gha,
     gitinfo,
     images,
+    inputs,
     progress,
     registry,
 )
@@ -223,8 +224,9 @@ def plan(project: Project, options: Options) -> BuildPlan:
         raise XorbError("--no-cache-filter needs the bake builder: drop --sequential.")
     services = project.select(options.services)
     git = gitinfo.read(project.root)
-    version = gitinfo.validate_version(options.version or project.version)
-    reg = options.registry or (project.registry if options.push else None)
+    version = inputs.version(options.version or project.version)
+    reg = inputs.registry(options.registry) if options.registry is not None else None
+    reg = reg or (project.registry if options.push else None)
     mode = cache.pick_mode(options.cache, push=options.push)
     ca_bundle = ca.find(options.ca_cert)
     cache_registry = reg or project.registry

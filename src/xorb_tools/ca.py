@@ -2,7 +2,10 @@
 
 Behind a TLS-intercepting (corporate) proxy, ``pip``/``uv`` inside a ``RUN`` need the
 proxy's CA. The bundle is passed as a BuildKit secret, mounted for the installing step
-only, so it never lands in a layer, the history or the image config.
+only, so it never lands in a layer, the history or the image config. It is the whole trust
+store of those steps (``SSL_CERT_FILE``), not an addition to the public roots: behind a
+proxy that intercepts everything that is what is wanted; otherwise pass a bundle that holds
+the public roots too (e.g. ``cat /etc/ssl/certs/ca-certificates.crt proxy-ca.pem``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from xorb_tools import inputs
 from xorb_tools.errors import XorbError
 
 ENV_VARS = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
@@ -41,11 +45,14 @@ def find(explicit: str | None = None, env: Mapping[str, str] | None = None) -> C
         path = Path(explicit).expanduser()
         if not path.is_file() or not os.access(path, os.R_OK):
             raise XorbError(f"CA bundle {path} is not a readable file: fix the --ca-cert path.")
-        return CaBundle(path.resolve(), "--ca-cert")
+        return CaBundle(inputs.ca_bundle(path.resolve()), "--ca-cert")
     for var in ENV_VARS:
         value = environ.get(var)
         if value:
             path = Path(value).expanduser()
             if path.is_file() and os.access(path, os.R_OK):
-                return CaBundle(path.resolve(), var)
+                try:
+                    return CaBundle(inputs.ca_bundle(path.resolve()), var)
+                except XorbError as exc:
+                    raise XorbError(f"{exc} (it comes from {var})") from None
     return None

@@ -20,11 +20,13 @@ from xorb_tools.errors import XorbError
 LOG_NAME = "deploy-log.jsonl"
 
 
-def state_dir() -> Path:
-    """Where deploy state lives (``XORB_STATE_DIR``, default ``.cache/deploy``); created."""
+def state_dir(*, create: bool = True) -> Path:
+    """Where deploy state lives (``XORB_STATE_DIR``, default ``.cache/deploy``); created
+    unless ``create`` is false."""
     configured = os.environ.get("XORB_STATE_DIR")
     path = Path(configured) if configured else services.ROOT / ".cache" / "deploy"
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -53,7 +53,13 @@ def check_cli() -> Check:
     try:
         path = engine.require_cli()
     except XorbError as exc:
-        return Check("docker CLI", "missing", str(exc), "sudo scripts/install-docker.sh", True)
+        return Check(
+            "docker CLI",
+            "missing",
+            str(exc),
+            "bash scripts/provision.sh (as root or with sudo)",
+            True,
+        )
     return Check("docker CLI", "ok", path)
 
 
@@ -66,7 +72,7 @@ def check_engine() -> Check:
             "Docker engine",
             "missing",
             "no daemon answers",
-            "sudo scripts/start-docker.sh (Debian) or start Docker Desktop",
+            "bash scripts/provision.sh (Debian; as root or with sudo) or start Docker Desktop",
             True,
         )
     if _version_tuple(version) < (MIN_ENGINE_MAJOR,):
@@ -74,7 +80,7 @@ def check_engine() -> Check:
             "Docker engine",
             "warning",
             f"{version} (< {MIN_ENGINE_MAJOR}: cache export and --start-interval need newer)",
-            "sudo scripts/install-docker.sh",
+            "bash scripts/provision.sh (as root or with sudo)",
         )
     return Check("Docker engine", "ok", version)
 
@@ -85,7 +91,11 @@ def check_buildx() -> Check:
         return Check("buildx", "ok", engine.buildx_version())
     except XorbError:
         return Check(
-            "buildx", "missing", "plugin not found", "sudo scripts/install-docker.sh", True
+            "buildx",
+            "missing",
+            "plugin not found",
+            "bash scripts/provision.sh (as root or with sudo)",
+            True,
         )
 
 
@@ -95,7 +105,11 @@ def check_compose() -> Check:
         return Check("compose v2", "ok", engine.compose_version())
     except XorbError:
         return Check(
-            "compose v2", "missing", "plugin not found", "sudo scripts/install-docker.sh", True
+            "compose v2",
+            "missing",
+            "plugin not found",
+            "bash scripts/provision.sh (as root or with sudo)",
+            True,
         )
 
 
@@ -170,7 +184,7 @@ def check_key_store() -> Check:
         "buildkit keys",
         "warning",
         f"{mb} ({path}): every build that exports a cache walks it, and a prune never shrinks it",
-        "sudo scripts/reset-buildkit-keys.sh (prunes the builder cache, restarts dockerd with "
+        "scripts/reset-buildkit-keys.sh as root (prunes the builder cache, restarts dockerd with "
         "an empty key store)",
     )
 
@@ -206,7 +220,7 @@ def check_registry(project: Project) -> Check:
         "registry",
         "warning",
         f"{project.registry} unreachable ({detail}); --push and --cache registry will fail",
-        "sudo scripts/start-docker.sh starts one on 127.0.0.1:5000",
+        "bash scripts/provision.sh starts one on 127.0.0.1:5000",
     )
 
 
@@ -250,7 +264,7 @@ def check_trivy() -> Check:
 
 def check_mmdebstrap() -> Check:
     """mmdebstrap (for ``inv base-image`` / ``inv infra-images``)."""
-    return _tool("mmdebstrap", ["mmdebstrap", "--version"], "sudo apt-get install mmdebstrap")
+    return _tool("mmdebstrap", ["mmdebstrap", "--version"], "apt-get install mmdebstrap (as root)")
 
 
 def run(project: Project) -> list[Check]:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from xorb_tools import errors
 from xorb_tools.errors import XorbError
 
 # python-on-whales (and pydantic under it) is imported where it is used: it costs about
@@ -23,7 +24,7 @@ from xorb_tools.errors import XorbError
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
-START_HINT = "start it with `sudo scripts/start-docker.sh` (Debian hosts) or start Docker Desktop"
+START_HINT = errors.START_HINT
 
 
 @functools.cache
@@ -67,7 +68,8 @@ def require_cli() -> str:
     path = shutil.which(os.environ.get("XORB_DOCKER_CLI", "docker"))
     if not path:
         raise XorbError(
-            "No docker CLI on PATH: install Docker (`sudo scripts/install-docker.sh` on Debian)."
+            "No docker CLI on PATH: install Docker "
+            "(`bash scripts/provision.sh` on Debian, as root or with sudo)."
         )
     return path
 
@@ -101,7 +103,7 @@ def buildx_version() -> str:
     except DockerException:
         raise XorbError(
             "The docker buildx plugin is missing: install it "
-            "(`sudo scripts/install-docker.sh` on Debian, or Docker Desktop)."
+            "(`bash scripts/provision.sh` on Debian, as root or with sudo, or Docker Desktop)."
         ) from None
     # "github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3" -> "0.13.1+ds1"
     parts = raw.split()
@@ -117,7 +119,7 @@ def compose_version() -> str:
     except DockerException:
         raise XorbError(
             "The docker compose v2 plugin is missing: install it "
-            "(`sudo scripts/install-docker.sh` on Debian, or Docker Desktop)."
+            "(`bash scripts/provision.sh` on Debian, as root or with sudo, or Docker Desktop)."
         ) from None
     return raw.removeprefix("Docker Compose version ").strip()
 

@@ -356,7 +356,7 @@ def ensure_mmdebstrap() -> str:
         return path
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise XorbError(
-            "mmdebstrap is not installed: run `sudo apt-get install mmdebstrap` (Debian/Ubuntu)."
+            "mmdebstrap is not installed: run `apt-get install mmdebstrap` as root (Debian/Ubuntu)."
         )
     _say("mmdebstrap is missing: installing it with apt-get")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

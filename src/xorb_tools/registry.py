@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from xorb_tools import inputs
 from xorb_tools.errors import XorbError
 
 LOCAL_HOSTS = ("localhost", "127.", "[::1]")
@@ -60,12 +61,12 @@ def reachable(registry: str, timeout: float = 3.0) -> tuple[bool, str]:
 
 
 def require(registry: str, why: str) -> None:
-    """Fail in one sentence when ``registry`` does not answer."""
-    ok, detail = reachable(registry)
+    """Fail in one sentence when ``registry`` is not host[:port] or does not answer."""
+    ok, detail = reachable(inputs.registry(registry))
     if not ok:
         raise XorbError(
             f"Registry {registry} is unreachable ({detail}), needed for {why}: start it "
-            "(`sudo scripts/start-docker.sh` runs one on 127.0.0.1:5000) or pass --registry."
+            "(`bash scripts/provision.sh` runs one on 127.0.0.1:5000) or pass --registry."
         )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from python_on_whales.exceptions import DockerException
 
-from xorb_tools import cache, engine, gitinfo, registry, stack
+from xorb_tools import cache, engine, inputs, registry, stack
 from xorb_tools.errors import XorbError
 from xorb_tools.services import Project
 
@@ -15,7 +15,7 @@ LABEL_ENVIRONMENT = "io.xorb.environment"
 
 
 def _version(project: Project, version: str | None) -> str:
-    return gitinfo.validate_version(version or project.version)
+    return inputs.version(version or project.version)
 
 
 def push(
@@ -27,7 +27,7 @@ def push(
 ) -> list[tuple[str, str, str]]:
     """Tag ``<image>:<version>`` for the registry, push it, return (service, ref, digest)."""
     tag = _version(project, version)
-    reg = registry_host or project.registry
+    reg = inputs.registry(registry_host if registry_host is not None else project.registry)
     if environment:
         project.check_environment(environment)
     selected = project.select(names)
@@ -55,7 +55,7 @@ def pull(
 ) -> list[tuple[str, str, str]]:
     """Pull ``<registry>/<image>:<version>`` and tag it ``<image>:<version>`` locally."""
     tag = _version(project, version)
-    reg = registry_host or project.registry
+    reg = inputs.registry(registry_host if registry_host is not None else project.registry)
     selected = project.select(names)
     engine.require_daemon()
     registry.require(reg, "inv pull")

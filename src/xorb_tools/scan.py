@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from xorb_tools import engine
+from xorb_tools import engine, workspace
 from xorb_tools.errors import XorbError
 from xorb_tools.services import ROOT, Project, Service
 
@@ -603,8 +603,24 @@ def scan_hadolint(
     ), [report, sarif]
 
 
+def require_engine(opts: Options) -> None:
+    """One sentence now, when the images are to be scanned and no Docker daemon answers."""
+    if not opts.skip_images and opts.services:
+        engine.require_daemon()
+
+
 def run(project: Project, opts: Options, today: dt.date | None = None) -> Outcome:
-    """Scan everything asked for; never raise for findings (see :attr:`Outcome.failure`)."""
+    """Scan everything asked for; never raise for findings (see :attr:`Outcome.failure`).
+
+    A scan that cannot finish (no daemon, no image, no scanner) raises one sentence and
+    leaves no report or cache folder it made.
+    """
+    require_engine(opts)
+    with workspace.undone_on_failure(opts.reports, opts.cache_dir):
+        return _scan(project, opts, today)
+
+
+def _scan(project: Project, opts: Options, today: dt.date | None) -> Outcome:
     root = project.root
     gate = parse_severity(opts.severity)
     ignores = live_entries(load_ignore(root / opts.ignore_file), today or dt.date.today())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,44 +94,42 @@ class Project:
         return target
 
 
-def _service(row: dict[str, object]) -> Service:
-    try:
-        return Service(
-            name=str(row["name"]),
-            package=str(row["package"]),
-            group=str(row["group"]),
-            image=str(row["image"]),
-            port=int(str(row["port"])),
-            health_path=str(row["health-path"]),
-            budget_mb=int(str(row["budget-mb"])),
-        )
-    except KeyError as exc:
-        raise XorbError(f"The service table in {PYPROJECT.name} lacks {exc.args[0]!r}.") from None
-
-
 def parse(data: Mapping[str, object], root: Path = ROOT) -> Project:
-    """Build a :class:`Project` from a parsed ``pyproject.toml``."""
+    """Build a :class:`Project` from a parsed ``pyproject.toml``, checking the table."""
     tool = data.get("tool", {})
     xorb = tool.get("xorb") if isinstance(tool, dict) else None
     if not isinstance(xorb, dict):
         raise XorbError(f"{PYPROJECT.name} has no [tool.xorb] table.")
-    rows: Sequence[dict[str, object]] = xorb.get("services", [])
+    # imported here, not at the top: pydantic costs every task's start and `inv --list`
+    from xorb_tools import services_schema
+
+    groups = data.get("dependency-groups", {})
+    table = services_schema.validate(xorb, groups if isinstance(groups, dict) else {})
     meta = data.get("project", {})
     version = str(meta.get("version", "0.0.0")) if isinstance(meta, Mapping) else "0.0.0"
     return Project(
         root=root,
         version=version,
-        registry=str(xorb.get("registry", "localhost:5000")),
-        base_image=str(xorb["base-image"]),
-        local_base_image=str(xorb["local-base-image"]),
-        environments=tuple(xorb["environments"]),
-        targets=tuple(xorb["targets"]),
-        services=tuple(_service(r) for r in rows),
+        registry=table.registry,
+        base_image=table.base_image,
+        local_base_image=table.local_base_image,
+        environments=tuple(table.environments),
+        targets=tuple(table.targets),
+        services=tuple(
+            Service(r.name, r.package, r.group, r.image, r.port, r.health_path, r.budget_mb)
+            for r in table.services
+        ),
     )
 
 
 @functools.cache
 def load(path: Path = PYPROJECT) -> Project:
     """Read the project settings and service table (cached)."""
-    with path.open("rb") as fh:
-        return parse(tomllib.load(fh), root=path.parent)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise XorbError(f"Cannot read {path}: {exc.strerror}.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise XorbError(f"{path.name} is not valid TOML: {exc}.") from None
+    return parse(data, root=path.parent)

@@ -416,6 +416,7 @@ def build(
 ) -> Report:
     """Measure the images and compare them with the previous report."""
     budgets = budgets or {}
+    engine.require_daemon()
     baseline = compare or project.root / REPORT_JSON
     if compare is not None and not compare.is_file():
         raise XorbError(f"No report to compare with at {compare}: pass an existing JSON file.")

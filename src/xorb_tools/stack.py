@@ -3,7 +3,7 @@
 One environment is one compose file, ``compose/docker-compose.<environment>.yml`` (it
 extends the base ``compose/docker-compose.yml``), and one project, ``xorb-<environment>``.
 :func:`open_stack` makes the python-on-whales client for it: the compose file, the project
-name, the profiles, and an env file (``.cache/compose/xorb-<env>-<content digest>.env``)
+name, the profiles, and an env file (``$TMPDIR/xorb-compose-<uid>/xorb-<env>-<content digest>.env``)
 that holds the variables the compose files read, i.e. image references and the secrets
 folder, never a secret value. The process environment still wins over that file, as compose does.
 
@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,9 @@ from xorb_tools.errors import XorbError
 ROOT = services.ROOT
 COMPOSE_DIR = ROOT / "compose"
 BASE_FILE = COMPOSE_DIR / "docker-compose.yml"
-ENV_DIR = ROOT / ".cache" / "compose"
+ENV_DIR = Path(tempfile.gettempdir()) / f"xorb-compose-{os.getuid()}"
+"""Outside the checkout: the env files are derived (named by their content), and a command
+that fails must not leave files in the working tree."""
 GRAFANA = "grafana"
 GRAFANA_DEFAULT = "grafana/grafana:11.3.0"
 WAIT_TIMEOUT = 300
@@ -75,6 +78,14 @@ def override_files() -> list[Path]:
     return [p.resolve() for p in paths]
 
 
+def _private_dir(path: Path) -> None:
+    """``path`` as a folder of this user's alone (it is in a shared temporary folder)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.lstat()
+    if not path.is_dir() or path.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise XorbError(f"{path} is not a private folder of this user: remove it and retry.")
+
+
 def env_files(project: str, env_dir: Path = ENV_DIR) -> list[Path]:
     """The env files written for compose project ``project`` (see :attr:`Stack.env_file`)."""
     name = re.compile(rf"{re.escape(project)}-[0-9a-f]{{12}}\.env")
@@ -86,13 +97,18 @@ def project_name(environment: str) -> str:
     return f"{os.environ.get(PROJECT_PREFIX_VAR) or 'xorb'}-{environment}"
 
 
-def switch_dir(environment: str) -> Path:
-    """The folder (0755) mounted into nginx whose ``*.conf`` pick the live blue-green colour."""
+def switch_dir(environment: str, *, create: bool = False) -> Path:
+    """The folder (0755) mounted into nginx whose ``*.conf`` pick the live blue-green colour.
+
+    Created only with ``create``: by what starts nginx or writes the switch, once its checks
+    passed, so a command that fails before that leaves no folder behind.
+    """
     from xorb_tools import deploylog
 
-    path = deploylog.state_dir() / project_name(environment) / "nginx"
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o755)
+    path = deploylog.state_dir(create=create) / project_name(environment) / "nginx"
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o755)
     return path
 
 
@@ -160,7 +176,7 @@ class Stack:
     def docker(self) -> DockerClient:
         """The python-on-whales client bound to this compose project."""
         if self._docker is None:
-            ENV_DIR.mkdir(parents=True, exist_ok=True)
+            _private_dir(ENV_DIR)
             path = self.env_file
             staging = path.with_name(f".{path.name}.{os.getpid()}")
             staging.write_text(env_lines(self.variables), encoding="utf-8")
@@ -254,7 +270,7 @@ def preflight(stack: Stack) -> dict[str, Any]:
 def check_services(config: Mapping[str, Any], names: Iterable[str]) -> list[str]:
     """``names`` if every one is a service of the stack, else one sentence."""
     known = sorted((config.get("services") or {}).keys())
-    wanted = list(names)
+    wanted = list(dict.fromkeys(names))
     unknown = [n for n in wanted if n not in known]
     if unknown:
         raise XorbError(
@@ -330,8 +346,9 @@ def up(
 ) -> None:
     """Start (or update) ``names`` (default all), waiting until every one is healthy."""
     config = preflight(stack)
-    check_services(config, [*names, *(scales or {})])
+    check_services(config, list(dict.fromkeys([*names, *(scales or {})])))
     build_missing(stack, config)  # a fresh host has no service images yet
+    switch_dir(stack.environment, create=True)  # nginx mounts it
     _say(f"starting {stack.project} ({stack.file.relative_to(ROOT)})")
     with engine.docker_errors(f"Starting {stack.project}"):
         stack.docker.compose.up(

@@ -41,7 +41,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
-from xorb_tools import deploylog, engine, services
+from xorb_tools import deploylog, engine, inputs, services
 from xorb_tools import stack as stack_mod
 from xorb_tools.errors import XorbError
 
@@ -49,7 +49,6 @@ RESERVATIONS_ENV = "XORB_SWARM_RESERVATIONS"
 """``off`` drops CPU/memory reservations (a small single-node swarm cannot hold them)."""
 ENDPOINT_MODES = ("vip", "dnsrr")
 PUBLISH_MODES = ("ingress", "host")
-VERSION_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 POLL_SECONDS = 2.0
 INIT_HINT = "run `uv run inv swarm.init` (a single-node swarm) or use a manager's DOCKER_HOST"
@@ -175,13 +174,8 @@ def content_hash(path: Path) -> str:
 
 
 def check_version(version: str) -> str:
-    """``version`` if it is a valid image tag, else one sentence."""
-    if not VERSION_RE.fullmatch(version):
-        raise XorbError(
-            f"{version!r} is not a version: use an image tag (letters, digits, '.', '-', '_', "
-            "at most 128 characters, not starting with '.' or '-'), e.g. 1.4.2."
-        )
-    return version
+    """``version`` if it is a valid version (:func:`xorb_tools.inputs.version`)."""
+    return inputs.version(version)
 
 
 def _bytes(value: object) -> int:
@@ -853,6 +847,7 @@ def prepare(
         reservations=reserve,
         image_users=users,
     )
+    stack_mod.switch_dir(environment, create=True)  # nginx's bind source, once checks passed
     adapted = adapt(config, options)
     adapted.notes[:0] = stack.notes
     check_capacity(reserved(adapted.config["services"]), capacity())

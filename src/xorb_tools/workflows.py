@@ -162,6 +162,8 @@ def run(
     workflow = load(job.workflow)
     if job.name not in workflow["jobs"]:
         known = ", ".join(workflow["jobs"])
+        if not job.name:
+            raise XorbError(f"Name the job to run with --job: choose from {known}.")
         raise XorbError(f"{job.workflow.name} has no job {job.name!r}: choose from {known}.")
     name = job.slug if attempt == 1 else f"{job.slug}-run{attempt}"
     action_cache = work / f"act-{name}"

@@ -24,7 +24,8 @@ from xorb_tools.tasks._util import console, user_errors
         "quick": "one run of each figure (the CI smoke check that the runner works)",
         "runs": "cold rounds (default 2, or 1 with --quick); each adds ~8 min on 2 cores",
         "output": "JSON report path; the markdown table goes beside it (.md)",
-        "ca_cert": "CA bundle for a TLS-intercepting proxy (default PIP_CERT, SSL_CERT_FILE, ...)",
+        "ca_cert": "PEM bundle pip trusts inside the build, in place of the public roots: the "
+        "proxy's CA, plus the roots if needed (default PIP_CERT, SSL_CERT_FILE, ...)",
     },
 )
 @user_errors

@@ -1,4 +1,6 @@
-"""Service names as plain words: ``inv security-scan api orchestrator worker``.
+"""How the program reads a command line and how every task ends.
+
+Service names as plain words: ``inv security-scan api orchestrator worker``.
 
 Invoke reads a bare word after a task as the next task's name, so the guide's command line
 stopped with "No idea what 'api' is!". :func:`install` makes the running program rewrite the
@@ -13,18 +15,33 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from invoke.collection import Collection
-from invoke.exceptions import Exit
+from invoke.exceptions import Exit, UnexpectedExit
 from invoke.parser.context import ParserContext
 from invoke.program import Program
+
+from xorb_tools import errors
 
 SERVICE_FLAG = "--service"
 _installed: list[Callable[[Program], None]] = []
 
 
 def rewrite(
-    words: Sequence[str], contexts: Mapping[str, ParserContext], services: Sequence[str]
+    words: Sequence[str],
+    contexts: Mapping[str, ParserContext],
+    services: Sequence[str] | Callable[[], Sequence[str]],
 ) -> list[str]:
-    """``words`` with service words after a service-taking task turned into ``--service``."""
+    """``words`` with service words after a service-taking task turned into ``--service``.
+
+    ``services`` may be a callable: it is called only when a word needs it, so ``--list``
+    and ``--help`` never load the service table.
+    """
+    known: list[Sequence[str]] = []
+
+    def names() -> Sequence[str]:
+        if not known:
+            known.append(services() if callable(services) else services)
+        return known[0]
+
     out: list[str] = []
     current: ParserContext | None = None
     positional_left = 0
@@ -47,11 +64,11 @@ def rewrite(
             positional_left -= 1
             out.append(word)
         elif current is not None and SERVICE_FLAG in current.flags:
-            unknown = [n for n in word.split(",") if n and n not in services]
+            unknown = [n for n in word.split(",") if n and n not in names()]
             if unknown:
                 raise Exit(
                     f"error: {current.name} has no service {unknown[0]!r}: choose from "
-                    f"{', '.join(services)} (or no name: all of them).",
+                    f"{', '.join(names())} (or no name: all of them).",
                     code=1,
                 )
             out += [SERVICE_FLAG, word]
@@ -75,23 +92,43 @@ def contexts(collection: Collection) -> dict[str, ParserContext]:
 
 
 def install(services: Callable[[], Sequence[str]]) -> None:
-    """Rewrite the running program's task words (:func:`rewrite`) before invoke parses them.
+    """Make the running program read service words and end every task in one sentence.
 
-    ``services`` gives the known names; when it fails (a broken service table) nothing is
-    rewritten, so the task itself reports the table. Idempotent.
+    Before invoke parses the task words, service names become ``--service`` flags
+    (:func:`rewrite`); ``services`` gives the known names. Before any task runs, the
+    service table must load (a broken one stops every task with its one sentence, as it
+    stops ``nox``); ``--list`` and ``--help`` still work. Whatever a task raises ends as
+    ``error: <one line>`` and exit 1 (:func:`xorb_tools.errors.describe`), 130 on Ctrl-C;
+    ``XORB_DEBUG=1`` or invoke's ``--debug`` shows the traceback instead. Idempotent.
     """
     if _installed:
         return
-    original = Program.parse_tasks
+    parse_original, execute_original = Program.parse_tasks, Program.execute
+
+    def known() -> Sequence[str]:
+        try:
+            return list(services())
+        except errors.XorbError as exc:  # a broken table: no word can be checked against it
+            raise Exit(f"error: {exc}", code=1) from None
 
     def parse_tasks(self: Program) -> None:
+        self.core.unparsed = rewrite(self.core.unparsed, contexts(self.collection), known)
+        parse_original(self)
+
+    def execute(self: Program) -> None:
+        debug = errors.debugging() or bool(self.args.debug.value)
         try:
-            names = list(services())
-        except Exception:  # the task will say what is wrong with the table
-            names = []
-        if names:
-            self.core.unparsed = rewrite(self.core.unparsed, contexts(self.collection), names)
-        original(self)
+            services()
+            execute_original(self)
+        except (Exit, UnexpectedExit):
+            raise
+        except KeyboardInterrupt:
+            raise Exit("interrupted", code=130) from None
+        except Exception as exc:
+            if debug:
+                raise
+            raise Exit(f"error: {errors.describe(exc)}", code=1) from None
 
     Program.parse_tasks = parse_tasks  # type: ignore[method-assign]
-    _installed.append(original)
+    Program.execute = execute  # type: ignore[method-assign]
+    _installed.append(parse_original)

@@ -40,7 +40,8 @@ MB = 1_000_000
         "parallel": "build all images in one buildx bake (the default)",
         "base_image": "base image to build FROM (default: configured, else `inv base-image`)",
         "platform": "target platform, e.g. linux/amd64 (repeatable)",
-        "ca_cert": "CA bundle for a TLS-intercepting proxy (default PIP_CERT, SSL_CERT_FILE, ...)",
+        "ca_cert": "PEM bundle pip trusts inside the build, in place of the public roots: the "
+        "proxy's CA, plus the roots if needed (default PIP_CERT, SSL_CERT_FILE, ...)",
         "sbom": "attach an SBOM attestation (needs a builder that supports it)",
         "provenance": "attach a provenance attestation (off by default: it breaks reproducibility)",
         "quiet": "print no progress (same as --progress quiet)",

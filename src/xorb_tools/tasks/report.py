@@ -83,6 +83,7 @@ def security_scan(
         ignore_file=Path(scan.IGNORE_FILE),
         reports=services.reports_dir(project.root) / "security",
     )
+    scan.require_engine(opts)
     out.print(f"Scanning with {scan.trivy_version(scan.trivy_path())} ...")
     outcome = scan.run(project, opts)
     if outcome.db is not None:

@@ -9,6 +9,7 @@ follows a standalone ``--`` (``inv exec api -- python -V``, ``inv scale worker=4
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from invoke.context import Context
@@ -17,8 +18,10 @@ from invoke.tasks import task
 from xorb_tools.tasks._util import lazy
 
 if TYPE_CHECKING:
+    from xorb_tools import engine as engine_mod
     from xorb_tools import stack as stack_mod
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
+    engine_mod = lazy("xorb_tools.engine")
     stack_mod = lazy("xorb_tools.stack")
 from xorb_tools.errors import XorbError
 from xorb_tools.tasks._util import console, split_names, table, user_errors
@@ -28,7 +31,14 @@ SERVICE_HELP = "service (repeatable or comma-separated; default all)"
 SECRETS_HELP = "folder of secret files (default: secrets/ in the repository)"
 
 
-def _open(environment: str, secrets_dir: str | None = None) -> stack_mod.Stack:
+def _open(
+    environment: str, secrets_dir: str | None = None, names: Sequence[str] = ()
+) -> stack_mod.Stack:
+    """The stack, its images resolved; the service ``names`` are checked first, against
+    the compose file alone, so a typo is one sentence before the engine is asked."""
+    if names:
+        bare = stack_mod.open_stack(environment, secrets_dir=secrets_dir, resolve_images=False)
+        stack_mod.check_services(stack_mod.render(bare), names)
     stack = stack_mod.open_stack(environment, secrets_dir=secrets_dir)
     for note in stack.notes:
         console.print(note)
@@ -64,8 +74,9 @@ def up(
     secrets_dir: str | None = None,
 ) -> None:
     """Start an environment's stack and wait until every service is healthy."""
-    stack = _open(environment, secrets_dir)
-    stack_mod.up(stack, split_names(service), wait=not no_wait, timeout=timeout)
+    names = split_names(service)
+    stack = _open(environment, secrets_dir, names)
+    stack_mod.up(stack, names, wait=not no_wait, timeout=timeout)
     _health_table(stack)
 
 
@@ -79,6 +90,7 @@ def up(
 def down(c: Context, environment: str = "development", volumes: bool = False) -> None:
     """Stop and remove an environment's containers and networks (--volumes: data too)."""
     stack = stack_mod.open_stack(environment, resolve_images=False)
+    engine_mod.require_daemon()
     stack_mod.down(stack, volumes=volumes)
     console.print(f"{stack.project} removed" + (" with its volumes" if volumes else ""))
 
@@ -103,6 +115,7 @@ def logs(
 ) -> None:
     """Show (or --follow) the logs of an environment's services."""
     stack = stack_mod.open_stack(environment, resolve_images=False)
+    engine_mod.require_daemon()
     stack_mod.logs(stack, split_names(service), follow=follow, tail=tail)
 
 
@@ -110,7 +123,9 @@ def logs(
 @user_errors
 def ps(c: Context, environment: str = "development") -> None:
     """List an environment's containers with their state and health."""
-    _health_table(stack_mod.open_stack(environment, resolve_images=False))
+    stack = stack_mod.open_stack(environment, resolve_images=False)
+    engine_mod.require_daemon()
+    _health_table(stack)
 
 
 @task(
@@ -126,8 +141,9 @@ def restart(
     secrets_dir: str | None = None,
 ) -> None:
     """Restart an environment's services (default all)."""
-    stack = _open(environment, secrets_dir)
-    stack_mod.restart(stack, split_names(service))
+    names = split_names(service)
+    stack = _open(environment, secrets_dir, names)
+    stack_mod.restart(stack, names)
     _health_table(stack)
 
 
@@ -169,7 +185,7 @@ def scale(
                 f"Scaling did not finish within {timeout}s: see the table (`docker service ps`)."
             )
         return
-    stack = _open(environment, secrets_dir)
+    stack = _open(environment, secrets_dir, list(wanted))
     stack_mod.up(stack, list(wanted), scales=wanted, timeout=timeout)
     _health_table(stack)
 
@@ -195,6 +211,7 @@ def exec_(
     """Run a command (default a shell) in a service's container: `inv exec api -- sh`."""
     argv = shlex.split(cmd) if cmd else shlex.split(c.remainder or "")
     stack = stack_mod.open_stack(environment, resolve_images=False)
+    engine_mod.require_daemon()
     stack_mod.execute(stack, service, argv, index=index)
 
 

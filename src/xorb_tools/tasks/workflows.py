@@ -42,7 +42,7 @@ def run(c: Context, job: str, matrix: list[str] | None = None, workflow: str | N
         if not sep or not key or not value:
             raise XorbError(f"--matrix {item!r}: write it as key:value, e.g. service:api.")
         values[key] = value
-    target = wf.Job(job, values, Path(workflow).resolve() if workflow else wf.CI)
+    target = wf.Job(job or "", values, Path(workflow).resolve() if workflow else wf.CI)
     reports = services.reports_dir() / "workflows"
     with tempfile.TemporaryDirectory(prefix="xorb-act-") as work:
         result = wf.run(target, work=Path(work), cache_server=Path(work) / "cache", reports=reports)

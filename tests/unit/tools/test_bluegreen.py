@@ -111,7 +111,8 @@ def test_projects_follow_the_prefix(monkeypatch: pytest.MonkeyPatch, state_dir: 
     assert colour.project == "xorb-bgt-production-green"
     assert colour.variables["XORB_BASE_PROJECT"] == "xorb-bgt-production"
     assert colour.variables["XORB_VERSION"] == "bg-2"
-    switch = stack_mod.switch_dir("production")
+    assert not stack_mod.switch_dir("production").exists()  # opening a stack makes nothing
+    switch = stack_mod.switch_dir("production", create=True)
     assert switch == state_dir / "xorb-bgt-production" / "nginx"
     assert switch.stat().st_mode & 0o777 == 0o755
 
