@@ -14,7 +14,9 @@ from xorb_tools.errors import XorbError
 API = services.load().service("api")
 
 
-@pytest.mark.parametrize("version", ["1.2.3", "v1.2.3", "1.0.0-rc.1_build.5", "main", "feature_x-2"])
+@pytest.mark.parametrize(
+    "version", ["1.2.3", "v1.2.3", "1.0.0-rc.1_build.5", "main", "feature_x-2"]
+)
 def test_valid_versions(version: str) -> None:
     assert inputs.version(version) == version
 
