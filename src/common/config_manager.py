@@ -6,9 +6,11 @@ overridden by environment variables (``DATABASE_HOST``, ``TEMPORAL_HOST``, ``WOR
 
 Secrets are read from Docker secrets files (``$XORB_SECRETS_DIR/<name>``, default
 ``/run/secrets``), then from HashiCorp Vault when ``VAULT_ADDR`` is set (``hvac`` is imported
-only then), and - outside production only - from environment variables. Production refuses
-a missing or placeholder secret. Problems name the setting, never a value; every secret
-loaded is registered with the log redactor.
+only then), and - outside production only - from environment variables. Production holds
+every secret to its rules in ``common/secrets.toml`` (:mod:`common.secret_rules`: required,
+long enough, no placeholder), the same rules ``inv secrets.init`` and ``inv config.validate``
+apply. Problems name the secret and the rule, never a value; every secret loaded is
+registered with the log redactor.
 
 ``python -m common.config_manager validate ENV`` checks an environment without starting
 anything and prints one problem per line.
@@ -20,7 +22,6 @@ import os
 import sys
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -28,13 +29,11 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
+from common import secret_rules
 from common.log import register_secret
 from common.settings import ENVIRONMENTS, SECTIONS, Environment, XorbConfig
 
 DEFAULT_SECRETS_DIR = "/run/secrets"
-PLACEHOLDERS = frozenset(
-    {"", "changeme", "change-me", "change_me", "placeholder", "secret", "password", "todo", "xxx"}
-)
 
 
 class ConfigError(Exception):
@@ -47,36 +46,6 @@ class ConfigError(Exception):
 
     def one_line(self) -> str:
         return f"xorb: {self}"
-
-
-@dataclass(frozen=True)
-class SecretSpec:
-    """A secret: its file/Vault name, where it lands and its non-production env fallbacks."""
-
-    name: str
-    section: str
-    field: str
-    env_vars: tuple[str, ...]
-    required_in_production: bool = True
-    min_length: int = 1
-
-
-SECRETS: tuple[SecretSpec, ...] = (
-    SecretSpec(
-        "postgres_password", "database", "password", ("DATABASE_PASSWORD", "POSTGRES_PASSWORD")
-    ),
-    SecretSpec(
-        "jwt_secret", "security", "jwt_secret", ("JWT_SECRET", "SECURITY_JWT_SECRET"), min_length=32
-    ),
-    SecretSpec(
-        "redis_password", "redis", "password", ("REDIS_PASSWORD",), required_in_production=False
-    ),
-)
-
-
-def is_placeholder(value: str) -> bool:
-    lowered = value.strip().lower()
-    return lowered in PLACEHOLDERS or lowered.startswith(("<", "${", "changeme", "replace"))
 
 
 def _truthy(value: str | None) -> bool:
@@ -131,37 +100,32 @@ def read_vault_secrets(env: str, environ: Mapping[str, str], secrets_dir: Path) 
 def _resolve_secrets(
     env: Environment, environ: Mapping[str, str], secrets_dir: Path, problems: list[str]
 ) -> dict[tuple[str, str], SecretStr | None]:
+    """The application secrets (the rules with a ``setting``), from their files, Vault, or
+    outside production their variables. In production every rule of ``common/secrets.toml``
+    holds: required, long enough, not a placeholder."""
+    rules = secret_rules.load()
     vault = read_vault_secrets(env, environ, secrets_dir)
     production = env == "production"
     resolved: dict[tuple[str, str], SecretStr | None] = {}
-    for spec in SECRETS:
-        setting = f"{spec.section}.{spec.field}"
-        value = read_secret_file(secrets_dir, spec.name)
-        source = f"{secrets_dir / spec.name}"
-        if value is None and spec.name in vault:
-            value, source = vault[spec.name], "vault"
+    for rule in rules.secrets.values():
+        if rule.setting is None:
+            continue  # a stack secret (nginx, Grafana): no config field reads it
+        section, _, field = rule.setting.partition(".")
+        value = read_secret_file(secrets_dir, rule.name)
+        source = f"{secrets_dir / rule.name}"
+        if value is None and rule.name in vault:
+            value, source = vault[rule.name], "vault"
         if value is None and not production:
-            for var in spec.env_vars:
+            for var in rule.env_vars:
                 if environ.get(var):
                     value, source = environ[var], f"${var}"
                     break
-        if value is not None:
+        if value:
             register_secret(value)
-        if production:
-            if value is None:
-                if spec.required_in_production:
-                    problems.append(
-                        f"missing secret {spec.name} ({setting}): provide {secrets_dir / spec.name}"
-                        + (" or Vault" if vault else "")
-                    )
-            elif is_placeholder(value):
-                problems.append(f"secret {spec.name} ({setting}) is a placeholder ({source})")
-            elif len(value) < spec.min_length:
-                problems.append(
-                    f"secret {spec.name} ({setting}) is too short:"
-                    f" at least {spec.min_length} characters"
-                )
-        resolved[(spec.section, spec.field)] = SecretStr(value) if value is not None else None
+        if production and (problem := rules.problem(rule, value, env)):
+            where = f"provide {source}" + (" or Vault" if vault else "")
+            problems.append(f"{problem} ({rule.setting}): {where}")
+        resolved[(section, field)] = SecretStr(value) if value else None
     return resolved
 
 

@@ -1,10 +1,13 @@
 """``inv secrets.init``: the secret files a compose stack mounts, created once, never replaced.
 
-``secrets/manifest.toml`` names the application secrets (the ones ``common.config_manager``
-reads) with the environments that need them and a minimum length; the compose file of an
-environment names every file it mounts (:func:`xorb_tools.stack.secret_files`), which adds
-the stack's own: the nginx TLS pair (``tls_cert`` / ``tls_key``, a self-signed certificate)
-and ``grafana_admin_password``.
+``src/common/secrets.toml`` holds every secret's rules (:mod:`common.secret_rules`: the
+environments that need it, its minimum length, its kind), the same rules the services and
+``inv config.validate`` apply; the compose file of an environment names every file it
+mounts (:func:`xorb_tools.stack.secret_files`), the stack's own included: the nginx TLS pair
+(``tls_cert`` / ``tls_key``, a self-signed certificate) and ``grafana_admin_password``.
+
+An existing file is kept as it is; one that breaks its rule (empty, too short, a
+placeholder, not PEM) is reported as such, and replaced only with ``--force``.
 
 Permissions. Without swarm, compose mounts a secret file as a read-only bind mount and
 ignores ``uid``/``gid``/``mode``, so a container sees the host file's owner and mode. The
@@ -12,7 +15,8 @@ readers run as different UIDs (1000 for the services, 999 for PostgreSQL and Red
 nginx), so no single owner with mode 0600 works. The files are therefore mode 0640, owned by
 the user who ran the task and group :data:`SECRETS_GID` (10001, no host account has it);
 every container that reads a secret joins that group (``group_add`` in the compose files).
-The folder itself is made 0700, so on the host nobody but its owner reaches the files.
+A folder this task creates is made 0700, so on the host nobody but its owner reaches the
+files; an existing folder keeps its mode, and one that others may enter is reported.
 """
 
 from __future__ import annotations
@@ -21,15 +25,13 @@ import datetime
 import ipaddress
 import os
 import secrets
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from common import secret_rules
 from xorb_tools.errors import XorbError
-from xorb_tools.services import ROOT
 
-MANIFEST = ROOT / "secrets" / "manifest.toml"
 SECRETS_GID = 10001
 FILE_MODE = 0o640
 FALLBACK_MODE = 0o644
@@ -43,50 +45,18 @@ RANDOM_BYTES = 48
 
 
 @dataclass(frozen=True)
-class ManifestEntry:
-    """One application secret from ``secrets/manifest.toml``."""
-
-    name: str
-    environments: tuple[str, ...]
-    min_length: int
-
-
-@dataclass(frozen=True)
 class Created:
     """What :func:`create` did for one file."""
 
     name: str
     path: Path
     state: str
-    """``created`` or ``exists`` (never overwritten)."""
+    """``created``, ``exists``, ``replaced`` (``--force``) or what breaks its rule."""
 
 
-def load_manifest(path: Path = MANIFEST) -> dict[str, ManifestEntry]:
-    """The manifest's entries by name; a clear error when it is missing or malformed."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise XorbError(f"The secrets manifest {path} is missing: restore it from git.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise XorbError(f"The secrets manifest {path} is not valid TOML: {exc}.") from None
-    table = data.get("secrets")
-    if not isinstance(table, dict):
-        raise XorbError(f"The secrets manifest {path} has no [secrets.<name>] tables.")
-    entries: dict[str, ManifestEntry] = {}
-    for name, row in table.items():
-        if not isinstance(row, dict) or not isinstance(row.get("environments"), list):
-            raise XorbError(f"Secret {name!r} in {path} needs an `environments` list.")
-        entries[name] = ManifestEntry(
-            name=name,
-            environments=tuple(str(e) for e in row["environments"]),
-            min_length=int(row.get("min-length", 1)),
-        )
-    return entries
-
-
-def manifest_names(manifest: Mapping[str, ManifestEntry], environment: str) -> tuple[str, ...]:
-    """The application secrets ``environment`` needs, in manifest order."""
-    return tuple(e.name for e in manifest.values() if environment in e.environments)
+def required_names(rules: secret_rules.Rules, environment: str) -> tuple[str, ...]:
+    """The secrets ``environment`` needs by the rules, in file order."""
+    return tuple(r.name for r in rules.secrets.values() if r.required_in(environment))
 
 
 def random_value(min_length: int = 1) -> str:
@@ -156,49 +126,106 @@ def write_new(path: Path, data: bytes, gid: int = SECRETS_GID) -> bool:
     return True
 
 
+def _weak(rules: secret_rules.Rules, name: str, path: Path, environment: str) -> str | None:
+    """Why the existing ``path`` breaks ``name``'s rule (None: it does not, or has none)."""
+    rule = rules.secrets.get(name)
+    try:
+        value = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return "unreadable"
+    if not value.strip():
+        return "empty"
+    if rule is None:
+        return None
+    problem = rules.problem(rule, value, environment)
+    return problem.removeprefix(f"secret {name} is ") if problem else None
+
+
+def _folder(folder: Path) -> str | None:
+    """Make ``folder`` 0700 if it is new; a note when an existing one lets others in."""
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True)
+        folder.chmod(0o700)  # whatever the umask
+        return None
+    if not folder.is_dir():
+        raise XorbError(f"{folder} is a file, not a folder: choose another --secrets-dir.")
+    mode = folder.stat().st_mode & 0o777
+    if mode & 0o077:
+        return (
+            f"{folder} is open to others (mode {mode:04o}): `chmod 700 {folder}` keeps them "
+            "out (left as it is)"
+        )
+    return None
+
+
 def create(
     folder: Path,
     names: Iterable[str],
-    manifest: Mapping[str, ManifestEntry],
+    rules: secret_rules.Rules,
     *,
+    environment: str = "production",
+    force: bool = False,
     gid: int = SECRETS_GID,
-) -> list[Created]:
-    """Create every missing file of ``names`` in ``folder``; existing files are kept as they are.
+) -> tuple[list[Created], list[str]]:
+    """Create every missing file of ``names`` in ``folder``; return what happened and notes.
 
-    Manifest secrets get random values of their minimum length or more; ``tls_cert`` and
+    Values meet their rules (random, at least their minimum length); ``tls_cert`` and
     ``tls_key`` are made together (a pair is only written when both are missing: a lone
-    existing half is never replaced, and reported); anything else gets a random value.
+    existing half is never replaced, and reported). An existing file is kept; one that
+    breaks its rule is reported by what is wrong, and with ``force`` replaced.
     """
     wanted = list(dict.fromkeys(names))
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
+    for name in wanted:
+        if "/" in name or name.startswith(".") or not name:
+            raise XorbError(f"Secret name {name!r} is not a plain file name.")
+    notes = [note] if (note := _folder(folder)) else []
     results: list[Created] = []
     tls = [n for n in wanted if n in (TLS_CERT, TLS_KEY)]
     if tls:
-        cert_path, key_path = folder / TLS_CERT, folder / TLS_KEY
-        if cert_path.exists() != key_path.exists():
-            have = TLS_CERT if cert_path.exists() else TLS_KEY
-            raise XorbError(
-                f"{folder / have} exists without its pair: remove it to get a new certificate."
-            )
-        if cert_path.exists():
-            results += [Created(n, folder / n, "exists") for n in (TLS_CERT, TLS_KEY)]
-        else:
-            cert, key = self_signed_pair()
-            write_new(key_path, key, gid)
-            write_new(cert_path, cert, gid)
-            results += [Created(n, folder / n, "created") for n in (TLS_CERT, TLS_KEY)]
+        results += _tls_pair(folder, rules, environment, force, gid)
     for name in wanted:
         if name in (TLS_CERT, TLS_KEY):
             continue
-        if "/" in name or name.startswith("."):
-            raise XorbError(f"Secret name {name!r} is not a plain file name.")
-        entry = manifest.get(name)
-        value = random_value(entry.min_length if entry else 1)
+        rule = rules.secrets.get(name)
         path = folder / name
-        state = "created" if write_new(path, value.encode(), gid) else "exists"
-        results.append(Created(name, path, state))
-    return results
+        if write_new(path, random_value(rule.min_length if rule else 1).encode(), gid):
+            results.append(Created(name, path, "created"))
+            continue
+        weak = _weak(rules, name, path, environment)
+        if weak and force:
+            path.unlink()
+            write_new(path, random_value(rule.min_length if rule else 1).encode(), gid)
+            results.append(Created(name, path, "replaced"))
+        else:
+            results.append(Created(name, path, f"exists, but {weak}" if weak else "exists"))
+    return results, notes
+
+
+def _tls_pair(
+    folder: Path, rules: secret_rules.Rules, environment: str, force: bool, gid: int
+) -> list[Created]:
+    cert_path, key_path = folder / TLS_CERT, folder / TLS_KEY
+    if cert_path.exists() != key_path.exists():
+        have = TLS_CERT if cert_path.exists() else TLS_KEY
+        raise XorbError(
+            f"{folder / have} exists without its pair: remove it to get a new certificate."
+        )
+    if cert_path.exists():
+        weak = {n: _weak(rules, n, folder / n, environment) for n in (TLS_CERT, TLS_KEY)}
+        if not (force and any(weak.values())):
+            return [
+                Created(n, folder / n, f"exists, but {w}" if w else "exists")
+                for n, w in weak.items()
+            ]
+        cert_path.unlink()
+        key_path.unlink()
+        state = "replaced"
+    else:
+        state = "created"
+    cert, key = self_signed_pair()
+    write_new(key_path, key, gid)
+    write_new(cert_path, cert, gid)
+    return [Created(n, folder / n, state) for n in (TLS_CERT, TLS_KEY)]
 
 
 def missing(files: Mapping[str, Path]) -> list[str]:

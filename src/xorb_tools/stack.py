@@ -295,11 +295,26 @@ def validate(environment: str, secrets_dir: str | Path | None = None) -> list[st
     except XorbError as exc:
         return [" ".join(line.strip() for line in str(exc).splitlines())]
     folder = stack.variables["XORB_SECRETS"]
-    return [
+    files = secret_files(config)
+    absent = secrets_init.missing(files)
+    problems = [
         f"secret file {name} is missing from {folder}: run "
         f"`uv run inv secrets.init --environment {environment}`"
-        for name in secrets_init.missing(secret_files(config))
+        for name in absent
     ]
+    # The stack's own secrets (TLS pair, Grafana) by their rules; the application secrets
+    # are the config manager's (build_config), so each problem is reported once.
+    from common import secret_rules
+
+    rules = secret_rules.load()
+    for name, path in files.items():
+        rule = rules.secrets.get(name)
+        if name in absent or rule is None or rule.setting is not None:
+            continue
+        problem = rules.problem(rule, path.read_text(encoding="utf-8"), environment)
+        if problem:
+            problems.append(f"{problem} ({path})")
+    return problems
 
 
 # --------------------------------------------------------------------------------------------
@@ -490,17 +505,20 @@ def stats(environment: str | None = None) -> list[Usage]:
 
 
 def init_secrets(
-    environment: str, secrets_dir: str | Path | None = None
-) -> list[secrets_init.Created]:
-    """Create the secret files ``environment``'s stack mounts (and the manifest names)."""
-    manifest = secrets_init.load_manifest()
-    names = list(secrets_init.manifest_names(manifest, environment))
+    environment: str, secrets_dir: str | Path | None = None, *, force: bool = False
+) -> tuple[list[secrets_init.Created], list[str]]:
+    """Create the secret files ``environment``'s stack mounts and its rules require;
+    return what happened to each and notes (see :func:`secrets_init.create`)."""
+    from common import secret_rules
+
+    rules = secret_rules.load()
+    names = list(secrets_init.required_names(rules, environment))
     folder = secrets_folder(secrets_dir)
     try:
         stack = open_stack(environment, secrets_dir=folder, resolve_images=False)
     except XorbError:
         services.load().check_environment(environment)  # unknown environment: say so
-        stack = None  # an environment without a compose stack: the manifest alone
+        stack = None  # an environment without a compose stack: the rules alone
     if stack is not None:
         stack.profiles.append(GRAFANA)  # its secrets too, whether or not Grafana runs now
         files = secret_files(render(stack))
@@ -508,7 +526,7 @@ def init_secrets(
         if foreign:
             raise XorbError(f"Secret file(s) {', '.join(foreign)} are not in {folder}.")
         names += [n for n in files if n not in names]
-    return secrets_init.create(folder, names, manifest)
+    return secrets_init.create(folder, names, rules, environment=environment, force=force)
 
 
 def _say(message: str) -> None:

@@ -79,6 +79,7 @@ class TestInfra:
     """``127.0.0.1:PORT`` for ``temporalio.client.Client.connect``."""
     temporal_host_internal: str
     postgres_password: str = field(repr=False, default="")
+    """Also Redis's password (``requirepass``)."""
     startup_seconds: float = 0.0
     _client: DockerClient | None = field(default=None, repr=False)
 
@@ -148,12 +149,20 @@ def _services(images: dict[str, str], password: str) -> list[_Service]:
             else None
         ),
     )
+    # With a password, as in production (where the services must have one): the
+    # air-gapped image's entrypoint and healthcheck read REDIS_PASSWORD, the official one
+    # gets --requirepass.
     redis = _Service(
         "redis",
         images["redis"],
         REDIS_PORT,
-        command=["redis-server", "--save", "", "--appendonly", "no"],
-        health_cmd="redis-cli -h 127.0.0.1 ping | grep -q PONG" if official["redis"] else None,
+        envs={"REDIS_PASSWORD": password},
+        command=["redis-server", "--save", "", "--appendonly", "no", "--requirepass", password],
+        health_cmd=(
+            'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'
+            if official["redis"]
+            else None
+        ),
     )
     temporal = _Service("temporal", images["temporal"], TEMPORAL_PORT)
     if official["temporal"]:
@@ -303,8 +312,8 @@ def start(
         images=chosen,
         database_url="postgresql+psycopg://" + db.format(f"127.0.0.1:{ports['postgres']}"),
         database_url_internal="postgresql+psycopg://" + db.format(f"postgres:{POSTGRES_PORT}"),
-        redis_url=f"redis://127.0.0.1:{ports['redis']}/0",
-        redis_url_internal=f"redis://redis:{REDIS_PORT}/0",
+        redis_url=f"redis://:{password}@127.0.0.1:{ports['redis']}/0",
+        redis_url_internal=f"redis://:{password}@redis:{REDIS_PORT}/0",
         temporal_host=f"127.0.0.1:{ports['temporal']}",
         temporal_host_internal=f"temporal:{TEMPORAL_PORT}",
         postgres_password=password,

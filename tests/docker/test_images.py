@@ -86,6 +86,7 @@ def _secrets_dir(tmp_path: Path, infra: testinfra.TestInfra) -> Path:
     folder.mkdir(mode=0o755)
     (folder / "postgres_password").write_text(infra.postgres_password)
     (folder / "jwt_secret").write_text(secrets.token_urlsafe(48))
+    (folder / "redis_password").write_text(infra.postgres_password)  # the test Redis's too
     for f in folder.iterdir():
         f.chmod(0o644)  # read by UID 1000 in the container
     return folder

@@ -197,6 +197,7 @@ def test_production_with_a_missing_secret_exits_with_one_line(
     secrets = tmp_path / "secrets"
     secrets.mkdir()
     (secrets / "jwt_secret").write_text(JWT_SECRET)
+    (secrets / "redis_password").write_text("integration-redis-password-0123456")
     env = {**service_env, "XORB_ENV": "production", "XORB_SECRETS_DIR": str(secrets)}
     env["DATABASE_PASSWORD"] = "env-var-is-ignored-in-production"
     for module in ("api", "worker", "orchestrator"):
@@ -218,5 +219,6 @@ def test_production_with_a_missing_secret_exits_with_one_line(
     )
     assert proc.returncode == 1
     assert proc.stdout.strip().splitlines() == [
-        f"missing secret postgres_password (database.password): provide {secrets}/postgres_password"
+        "secret postgres_password is missing (required in production) (database.password): "
+        f"provide {secrets}/postgres_password"
     ]

@@ -474,6 +474,7 @@ class Bench:
             folder.mkdir(mode=0o755, exist_ok=True)
             (folder / "postgres_password").write_text(infra.postgres_password)
             (folder / "jwt_secret").write_text(secrets.token_urlsafe(48))
+            (folder / "redis_password").write_text(infra.postgres_password)  # Redis's too
             for f in folder.iterdir():
                 f.chmod(0o644)  # read by UID 1000 in the container
             for svc in self.project.services:

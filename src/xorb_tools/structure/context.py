@@ -96,12 +96,14 @@ class Context:
 
     def secrets_dir(self, name: str = "secrets", postgres_password: str | None = None) -> Path:
         """A Docker secrets directory: ``postgres_password`` (the test database's unless
-        given) and ``jwt_secret``, mode 0644 (read by UID 1000 in the container)."""
+        given), ``jwt_secret`` and ``redis_password`` (the same password, as the test Redis
+        has), mode 0644 (read by UID 1000 in the container)."""
         folder = self.tmpdir(name)
         if not (folder / "jwt_secret").exists():
             password = postgres_password or self.infra().postgres_password
             (folder / "postgres_password").write_text(password)
             (folder / "jwt_secret").write_text(secrets.token_urlsafe(48))
+            (folder / "redis_password").write_text(password)
             for path in folder.iterdir():
                 path.chmod(0o644)
         return folder

@@ -229,16 +229,33 @@ def stats(c: Context, environment: str | None = None) -> None:
 
 @task(
     name="init",
-    help={"environment": "development | staging | production | test", "secrets_dir": SECRETS_HELP},
+    help={
+        "environment": "development | staging | production | test",
+        "secrets_dir": SECRETS_HELP,
+        "force": "replace the existing files that break their rule (empty, too short, a "
+        "placeholder, not PEM); files that meet it are never replaced",
+    },
 )
 @user_errors
 def secrets_init(
-    c: Context, environment: str = "development", secrets_dir: str | None = None
+    c: Context,
+    environment: str = "development",
+    secrets_dir: str | None = None,
+    force: bool = False,
 ) -> None:
-    """Create the secret files an environment needs (random, 0640 group 10001, never replaced)."""
-    created = stack_mod.init_secrets(environment, secrets_dir)
+    """Create the secret files an environment needs (random, 0640 group 10001, never replaced
+    unless --force and they break their rule)."""
+    created, notes = stack_mod.init_secrets(environment, secrets_dir, force=force)
     table(
         f"Secrets for {environment}",
         ["secret", "file", "state"],
         [(s.name, str(s.path), s.state) for s in created],
     )
+    for note in notes:
+        console.print(f"note: {note}")
+    weak = [s.name for s in created if s.state.startswith("exists, but")]
+    if weak:
+        raise XorbError(
+            f"{len(weak)} existing secret(s) break their rule ({', '.join(weak)}): "
+            f"replace them with `inv secrets.init --environment {environment} --force`."
+        )

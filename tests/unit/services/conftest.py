@@ -30,10 +30,12 @@ _NAMES = (
     "PORT",
     "JWT_SECRET",
     "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
 )
 
 JWT = "unit-test-jwt-secret-0123456789abcdef"
 PG_PASSWORD = "unit-test-pg-password-s3cr3t"
+REDIS_PASSWORD = "unit-test-redis-password-0123"
 
 
 @pytest.fixture(autouse=True)
@@ -52,4 +54,5 @@ def secrets_dir(tmp_path: Path) -> Path:
     directory.mkdir()
     (directory / "postgres_password").write_text(PG_PASSWORD + "\n")
     (directory / "jwt_secret").write_text(JWT)
+    (directory / "redis_password").write_text(REDIS_PASSWORD)
     return directory

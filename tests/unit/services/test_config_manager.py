@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from common import secret_rules
 from common.config_manager import ConfigError, build_config, get_config, main
 from common.settings import ENVIRONMENTS, parse_memory
 
-from .conftest import JWT, PG_PASSWORD
+from .conftest import JWT, PG_PASSWORD, REDIS_PASSWORD
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -75,15 +76,43 @@ def test_env_fallback_outside_production_only(
     assert any("postgres_password" in p for p in info.value.problems)
 
 
-@pytest.mark.parametrize("missing", ["postgres_password", "jwt_secret"])
+@pytest.mark.parametrize("missing", ["postgres_password", "jwt_secret", "redis_password"])
 def test_production_refuses_a_missing_secret_and_names_it(secrets_dir: Path, missing: str) -> None:
     (secrets_dir / missing).unlink()
     with pytest.raises(ConfigError) as info:
         build_config("production", secrets_dir=secrets_dir)
     assert len(info.value.problems) == 1
     assert missing in info.value.problems[0]
-    for value in (JWT, PG_PASSWORD):
+    for value in (JWT, PG_PASSWORD, REDIS_PASSWORD):
         assert value not in str(info.value)
+
+
+APP_RULES = [r for r in secret_rules.load().secrets.values() if r.setting]
+BREAKS = {
+    "missing": (None, "is missing (required in production)"),
+    "empty": ("\n", "is empty (required in production)"),
+    "placeholder": ("changeme", "is a placeholder word"),
+    "too short": ("abc", "is too short: the rule is at least"),
+}
+
+
+@pytest.mark.parametrize("rule", APP_RULES, ids=lambda r: r.name)
+@pytest.mark.parametrize("breaks", BREAKS, ids=list(BREAKS))
+def test_production_holds_every_rule_of_the_secrets_file(
+    secrets_dir: Path, rule: secret_rules.Rule, breaks: str
+) -> None:
+    """The services at start-up refuse each secret that breaks each rule, naming both."""
+    value, needle = BREAKS[breaks]
+    path = secrets_dir / rule.name
+    if value is None:
+        path.unlink()
+    else:
+        path.write_text(value)
+    with pytest.raises(ConfigError) as info:
+        build_config("production", secrets_dir=secrets_dir)
+    assert len(info.value.problems) == 1, info.value.problems
+    problem = info.value.problems[0]
+    assert problem.startswith(f"secret {rule.name} ") and needle in problem, problem
 
 
 def test_production_refuses_placeholders(secrets_dir: Path) -> None:
@@ -147,7 +176,7 @@ def test_validate_cli(
     (secrets_dir / "jwt_secret").unlink()
     assert main(["validate", "production"]) == 1
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[-1].startswith("missing secret jwt_secret")
+    assert lines[-1].startswith("secret jwt_secret is missing")
     assert main(["bogus"]) == 2
 
 

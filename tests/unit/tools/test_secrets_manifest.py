@@ -1,22 +1,58 @@
-"""secrets/manifest.toml names exactly the secrets the config manager reads."""
+"""common/secrets.toml: one definition of every secret's rules, for the services, the
+stack files and ``inv secrets.init``; and secret files are never tracked."""
 
 from __future__ import annotations
 
-import tomllib
+from pathlib import Path
 
-from common.config_manager import SECRETS
+import pytest
+
+from common import secret_rules
+from common.settings import SECTIONS
+from xorb_tools import secrets_init, stack
 from xorb_tools.services import ROOT
 
+RULES = secret_rules.load()
 
-def test_manifest_matches_the_config_manager() -> None:
-    manifest = tomllib.loads((ROOT / "secrets" / "manifest.toml").read_text())["secrets"]
-    assert set(manifest) == {spec.name for spec in SECRETS}
-    for spec in SECRETS:
-        if spec.required_in_production:
-            assert "production" in manifest[spec.name]["environments"], spec.name
-        assert manifest[spec.name]["min-length"] >= spec.min_length
+
+@pytest.mark.parametrize("rule", [r for r in RULES.secrets.values() if r.setting], ids=str)
+def test_every_application_secret_fills_a_config_field(rule: secret_rules.Rule) -> None:
+    section, _, field = (rule.setting or "").partition(".")
+    assert section in SECTIONS and field in SECTIONS[section].model_fields, rule.setting
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_every_secret_file_a_stack_mounts_has_a_rule(environment: str) -> None:
+    opened = stack.open_stack(environment, resolve_images=False)
+    opened.profiles.append(stack.GRAFANA)
+    for name in stack.secret_files(stack.render(opened)):
+        assert name in RULES.secrets, name
+        assert RULES.secrets[name].required_in(environment), name
+
+
+def test_generated_values_meet_their_rules() -> None:
+    for rule in RULES.secrets.values():
+        if rule.kind == "text":
+            value = secrets_init.random_value(rule.min_length)
+            assert RULES.problem(rule, value, "production") is None, rule.name
 
 
 def test_secret_files_are_never_tracked() -> None:
     ignore = (ROOT / ".gitignore").read_text().splitlines()
-    assert "secrets/*" in ignore and "!secrets/manifest.toml" in ignore
+    assert "secrets/*" in ignore and "!secrets/README.md" in ignore
+
+
+def test_config_validate_holds_the_stack_secrets_to_their_rules(tmp_path: Path) -> None:
+    folder = tmp_path / "secrets"
+    created, _ = stack.init_secrets("production", folder)
+    assert stack.validate("production", folder) == []
+    (folder / "tls_cert").write_text("not a certificate\n")
+    (folder / "tls_key").write_text("-----BEGIN NOTHING-----\n")
+    (folder / "grafana_admin_password").write_text("admin")
+    problems = stack.validate("production", folder)
+    assert sorted(p.split(" (")[0] for p in problems) == [
+        "secret grafana_admin_password is too short: the rule is at least 16 characters",
+        "secret tls_cert is not a PEM certificate",
+        "secret tls_key is not a PEM private key",
+    ], problems
+    assert {c.state for c in created} == {"created"}

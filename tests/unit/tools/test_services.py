@@ -71,7 +71,7 @@ def _table(**changes: object) -> dict[str, object]:
     return data
 
 
-BROKEN = {
+BROKEN: dict[str, tuple[dict[str, Any], str]] = {
     "port not a number": ({"services.1.port": "90x1"}, "service 'orchestrator', key 'port'"),
     "port out of range": ({"services.0.port": 70000}, "service 'api', key 'port'"),
     "port zero": ({"services.2.port": 0}, "service 'worker', key 'port'"),

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from common import secret_rules
 from common.config_manager import load_file
 from common.settings import SECTIONS
 from xorb_tools import secrets_init, stack
@@ -109,30 +110,31 @@ def test_check_services_names_the_known_ones() -> None:
         stack.check_services(config, ["nope"])
 
 
-def test_manifest_lists_what_each_environment_needs() -> None:
-    manifest = secrets_init.load_manifest()
-    assert secrets_init.manifest_names(manifest, "development") == (
+def test_the_rules_list_what_each_environment_needs() -> None:
+    rules = secret_rules.load()
+    assert secrets_init.required_names(rules, "development") == (
         "postgres_password",
         "jwt_secret",
     )
-    assert "redis_password" in secrets_init.manifest_names(manifest, "production")
-    assert manifest["jwt_secret"].min_length >= 32
+    assert "redis_password" in secrets_init.required_names(rules, "production")
+    assert rules.secrets["jwt_secret"].min_length >= 32
 
 
-def test_manifest_errors_are_sentences(tmp_path: Path) -> None:
-    with pytest.raises(XorbError, match="is missing"):
-        secrets_init.load_manifest(tmp_path / "nope.toml")
-    bad = tmp_path / "m.toml"
-    bad.write_text("[secrets.x]\nmin-length = 3\n")
-    with pytest.raises(XorbError, match="environments"):
-        secrets_init.load_manifest(bad)
+def test_rules_file_errors_name_the_secret() -> None:
+    with pytest.raises(ValueError, match="environments"):
+        secret_rules.parse({"secrets": {"x": {"min-length": 3}}})
+    with pytest.raises(ValueError, match="kind"):
+        secret_rules.parse({"secrets": {"x": {"environments": [], "kind": "jpeg"}}})
+    with pytest.raises(ValueError, match="min-length"):
+        secret_rules.parse({"secrets": {"x": {"environments": [], "min-length": 0}}})
 
 
 def test_create_writes_strong_values_once(tmp_path: Path) -> None:
     folder = tmp_path / "secrets"
-    manifest = secrets_init.load_manifest()
+    rules = secret_rules.load()
     names = ["postgres_password", "jwt_secret", "tls_cert", "tls_key", "grafana_admin_password"]
-    first = secrets_init.create(folder, names, manifest, gid=-1)
+    first, notes = secrets_init.create(folder, names, rules, gid=-1)
+    assert notes == []
     assert {c.state for c in first} == {"created"}
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     values = {}
@@ -148,15 +150,49 @@ def test_create_writes_strong_values_once(tmp_path: Path) -> None:
     assert "localhost" in sans.get_values_for_type(x509.DNSName)
     assert b"PRIVATE KEY" in values["tls_key"]
 
-    second = secrets_init.create(folder, names, manifest, gid=-1)
+    second, _ = secrets_init.create(folder, names, rules, gid=-1)
     assert {c.state for c in second} == {"exists"}
     assert all((folder / n).read_bytes() == values[n] for n in names)  # never overwritten
+    forced, _ = secrets_init.create(folder, names, rules, gid=-1, force=True)
+    assert {c.state for c in forced} == {"exists"}  # --force replaces only what is weak
+    assert all((folder / n).read_bytes() == values[n] for n in names)
+
+
+def test_weak_existing_secrets_are_reported_and_replaced_only_with_force(tmp_path: Path) -> None:
+    rules = secret_rules.load()
+    folder = tmp_path / "secrets"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    (folder / "postgres_password").write_text("")
+    (folder / "jwt_secret").write_text("abc")
+    (folder / "tls_cert").write_text("not a certificate")
+    (folder / "tls_key").write_text("not a key")
+    names = ["postgres_password", "jwt_secret", "tls_cert", "tls_key"]
+    found, notes = secrets_init.create(folder, names, rules, gid=-1)
+    states = {c.name: c.state for c in found}
+    assert states["postgres_password"] == "exists, but empty"
+    assert states["jwt_secret"].startswith("exists, but too short")
+    assert states["tls_cert"] == "exists, but not a PEM certificate"
+    assert (folder / "jwt_secret").read_text() == "abc"  # reported, not replaced
+    # the folder it did not create keeps its mode, and is called too open
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    assert len(notes) == 1 and "open to others (mode 0755)" in notes[0]
+    forced, _ = secrets_init.create(folder, names, rules, gid=-1, force=True)
+    assert {c.state for c in forced} == {"replaced"}
+    assert all(rules.problem(rules.secrets[n], (folder / n).read_text(), "production") is None
+               for n in names)  # fmt: skip
+
+
+def test_a_file_where_the_folder_should_be_is_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "secrets").write_text("")
+    with pytest.raises(XorbError, match="is a file, not a folder"):
+        secrets_init.create(tmp_path / "secrets", ["jwt_secret"], secret_rules.load(), gid=-1)
 
 
 def test_a_lone_half_of_the_tls_pair_is_reported(tmp_path: Path) -> None:
     (tmp_path / "tls_cert").write_text("old")
     with pytest.raises(XorbError, match="without its pair"):
-        secrets_init.create(tmp_path, ["tls_cert", "tls_key"], {}, gid=-1)
+        secrets_init.create(tmp_path, ["tls_cert", "tls_key"], secret_rules.load(), gid=-1)
     assert (tmp_path / "tls_cert").read_text() == "old"
 
 
@@ -167,7 +203,7 @@ def test_random_values_meet_the_minimum() -> None:
 
 def test_secret_names_cannot_escape_the_folder(tmp_path: Path) -> None:
     with pytest.raises(XorbError, match="plain file name"):
-        secrets_init.create(tmp_path, ["../x"], {}, gid=-1)
+        secrets_init.create(tmp_path, ["../x"], secret_rules.load(), gid=-1)
 
 
 # The setting each service drains by on SIGTERM before it exits by itself.
