@@ -6,14 +6,18 @@ caller binds (requests add ``duration``, ``status_code``, ``path``, ``request_id
 Standard-library loggers (uvicorn, gunicorn, rq, temporalio, alembic) go through the same
 processors, so their lines have the same shape. Development gets a console renderer.
 
-Every line passes :func:`redact_secrets` last: any registered secret value (see
-:func:`register_secret`, called by the config manager for each secret it loads) is replaced
-wherever it appears, and values under secret-looking keys are masked.
+Every line passes one rule set, for both renderers: the event is scrubbed
+(:func:`redact_secrets`), and so is the rendered line (tracebacks and reprs included). Any
+registered secret value (:func:`register_secret`, called by the config manager for each
+secret it loads) is replaced wherever it appears; values under secret-looking keys
+(password, passwd, token, private_key, credentials, dsn, cookie, ...), after such a key in
+text (``password=x``, a ``%s``-formatted dict) and the password of a URL are masked.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import sys
 import threading
@@ -24,18 +28,50 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 REDACTED = "**********"
-_SECRET_KEYS = ("password", "secret", "token", "authorization", "api_key", "apikey")
+_SECRET_KEYS = (
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "authorization",
+    "api_key",
+    "apikey",
+    "private_key",
+    "privatekey",
+    "credential",
+    "dsn",
+    "cookie",
+)
 _MIN_SECRET_LENGTH = 4
+_WORDS = "|".join(_SECRET_KEYS)
+# In free text (exception messages, %-formatted dicts, DSNs): the value after a
+# secret-looking key (`password=x`, `'passwd': 'x'`, `"token": "x"`) and the password of
+# a URL (`postgresql://user:pass@host`).
+_KEY_VALUE = re.compile(
+    rf"""(?ix)(['"]?[\w.-]*(?:{_WORDS})[\w.-]*['"]?\s*[:=]\s*)(['"]?)([^'"\s,;}})&]+)"""
+)
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/?#\s@]*:)([^@\s/]+)@")
+_BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{4,}")
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret value so that no log line can ever contain it."""
-    if value and len(value) >= _MIN_SECRET_LENGTH:
-        with _secrets_lock:
-            _secrets.add(value)
+    """Remember a secret value so that no log line can ever contain it.
+
+    A multi-line value (a PEM key) is also remembered line by line, so it is masked in
+    any form a line can take: a ``repr`` or JSON escapes its newlines.
+    """
+    if not value or len(value) < _MIN_SECRET_LENGTH:
+        return
+    forms = {value}
+    if "\n" in value:
+        forms |= {ln.strip() for ln in value.splitlines() if len(ln.strip()) >= 8}
+        forms -= {ln for ln in forms if ln.startswith("-----")}  # PEM armour is no secret
+    with _secrets_lock:
+        _secrets.update(forms)
 
 
 def registered_secrets() -> frozenset[str]:
@@ -43,12 +79,18 @@ def registered_secrets() -> frozenset[str]:
         return frozenset(_secrets)
 
 
+def _scrub_text(value: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret in value:
+            value = value.replace(secret, REDACTED)
+    value = _URL_PASSWORD.sub(rf"\1{REDACTED}@", value)
+    value = _BEARER.sub(rf"\1 {REDACTED}", value)
+    return _KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", value)
+
+
 def _scrub(value: Any, secrets: Iterable[str]) -> Any:
     if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
+        return _scrub_text(value, secrets)
     if isinstance(value, dict):
         return {k: _scrub_item(k, v, secrets) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -58,22 +100,41 @@ def _scrub(value: Any, secrets: Iterable[str]) -> Any:
     return _scrub(str(value), secrets)
 
 
+def _secret_key(key: object) -> bool:
+    return isinstance(key, str) and any(word in key.lower() for word in _SECRET_KEYS)
+
+
 def _scrub_item(key: object, value: Any, secrets: Iterable[str]) -> Any:
-    if isinstance(key, str) and any(word in key.lower() for word in _SECRET_KEYS) and value:
+    if _secret_key(key) and value:
         return REDACTED
     return _scrub(value, secrets)
 
 
+def _ordered() -> list[str]:
+    return sorted(registered_secrets(), key=len, reverse=True)
+
+
 def redact(text: str) -> str:
-    """``text`` with every registered secret value masked (for error lines outside logging)."""
-    result: str = _scrub(text, sorted(registered_secrets(), key=len, reverse=True))
-    return result
+    """``text`` with every registered secret value, URL password and ``key=value`` secret
+    masked (for error lines outside logging)."""
+    return _scrub_text(text, _ordered())
 
 
 def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """Processor: mask registered secret values anywhere and values of secret-named keys."""
-    secrets = sorted(registered_secrets(), key=len, reverse=True)
+    secrets = _ordered()
     return {k: _scrub_item(k, v, secrets) for k, v in event_dict.items()}
+
+
+def _redacted(renderer: Processor) -> Processor:
+    """``renderer`` whose finished line is scrubbed once more: what it adds itself (the
+    console renderer's traceback, an object's repr) passes the same rules."""
+
+    def render(logger: WrappedLogger, name: str, event_dict: EventDict) -> Any:
+        out = renderer(logger, name, event_dict)
+        return redact(out) if isinstance(out, str) else out
+
+    return render
 
 
 def container_id() -> str:
@@ -134,7 +195,10 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     renderer: Processor
     final: list[Processor]
     if fmt == "console":
-        renderer = structlog.dev.ConsoleRenderer(event_key="message")
+        # Plain tracebacks: rich's would print every frame's local variables.
+        renderer = structlog.dev.ConsoleRenderer(
+            event_key="message", exception_formatter=structlog.dev.plain_traceback
+        )
         final = [_upper_level, structlog.processors.EventRenamer("message"), redact_secrets]
     else:
         renderer = structlog.processors.JSONRenderer()
@@ -147,7 +211,11 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     pre_chain = shared_processors(service)
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=pre_chain,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final, renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *final,
+            _redacted(renderer),
+        ],
     )
     handler = _StdoutHandler()
     handler.setFormatter(formatter)
