@@ -7,7 +7,6 @@ names and in the shapes secrets usually take."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 
