@@ -197,6 +197,27 @@ def grafana_available(docker: DockerClient, ref: str) -> bool:
     return engine.have_image(ref, docker)
 
 
+TEMPORAL_DURABLE = ROOT / "compose" / "overrides" / "temporal-durable.yml"
+DURABLE_ENVIRONMENTS = ("staging", "production")
+
+
+def _durable_temporal(stack: Stack) -> None:
+    """Staging and production never run Temporal with workflows in memory: when the
+    air-gapped dev server stands in for temporalio/auto-setup, it gets a database file on a
+    volume (:data:`TEMPORAL_DURABLE`), and a note says so."""
+    dev_server = infra.get("temporal").ref
+    if stack.environment not in DURABLE_ENVIRONMENTS:
+        return
+    if stack.variables.get("XORB_TEMPORAL_IMAGE") != dev_server:
+        return
+    stack.extra_files.append(TEMPORAL_DURABLE)
+    stack.notes.append(
+        f"Temporal: temporalio/auto-setup cannot be had, so {dev_server} runs with its "
+        "workflows in a SQLite file on the volume temporal-data (they survive a restart; one "
+        "node, no archival)."
+    )
+
+
 def open_stack(
     environment: str,
     *,
@@ -219,6 +240,7 @@ def open_stack(
         # infrastructure images first, as `inv build` does the base image, and says so.
         wanted = INFRA.get(environment, ())
         variables.update(infra.resolve_env(wanted, client=docker, build_missing=True))
+        _durable_temporal(stack)
         ref = variables.setdefault("XORB_GRAFANA_IMAGE", GRAFANA_DEFAULT)
         if grafana and grafana_available(docker, ref):
             stack.profiles.append(GRAFANA)

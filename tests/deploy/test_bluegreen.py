@@ -179,6 +179,9 @@ def _summary(result: LoadResult) -> dict[str, object]:
 
 def test_first_deploy_serves_through_nginx(site: BlueGreenSite) -> None:
     assert _health(site) == {"status": "ok", "version": VERSIONS[0]}
+    # the API's metrics are for Prometheus on the backend network, not for the outside
+    for path in ("/metrics", "/metrics/", "/metrics/x"):
+        assert httpx.get(f"{site.https}{path}", verify=False, timeout=10).status_code == 404
     assert _live() == "blue"
     assert _running_colours() == {"blue": VERSIONS[0]}
 

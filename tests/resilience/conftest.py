@@ -45,8 +45,9 @@ class Boot:
     def _open(self) -> stack.Stack:
         opened = stack.open_stack(ENVIRONMENT, secrets_dir=self.secrets_dir, grafana=False)
         opened.extra_files.append(HERE / "compose.resilience.yml")
+        # the air-gapped Temporal gets its database file from open_stack (production)
         if opened.variables.get("XORB_TEMPORAL_IMAGE", "").startswith("xorb/infra-temporal"):
-            opened.extra_files.append(HERE / "compose.temporal-file.yml")
+            assert stack.TEMPORAL_DURABLE in opened.extra_files
         opened.variables.update(self.ports)
         opened.variables.update(REPLICAS)
         return opened

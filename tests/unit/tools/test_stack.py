@@ -15,7 +15,7 @@ from cryptography import x509
 from common import secret_rules
 from common.config_manager import load_file
 from common.settings import SECTIONS
-from xorb_tools import secrets_init, stack
+from xorb_tools import infra, secrets_init, stack
 from xorb_tools.errors import XorbError
 from xorb_tools.services import ROOT
 
@@ -237,3 +237,28 @@ def test_every_service_drains_within_its_stop_grace_period(
         grace = services[name]["stop_grace_period"]
         assert grace.endswith("s") and grace[:-1].isdigit(), grace
         assert drain + 5 <= int(grace[:-1]), f"{name}: drains {drain} s, killed after {grace}"
+
+
+@pytest.mark.parametrize("environment", ["development", "staging", "production"])
+def test_the_air_gapped_temporal_keeps_workflows_on_disk_where_it_matters(
+    environment: str,
+) -> None:
+    dev_server = infra.get("temporal").ref
+    opened = stack.Stack(
+        environment, stack.compose_file(environment), {"XORB_TEMPORAL_IMAGE": dev_server}
+    )
+    stack._durable_temporal(opened)
+    durable = environment in ("staging", "production")
+    assert (stack.TEMPORAL_DURABLE in opened.extra_files) == durable
+    assert bool(opened.notes) == durable
+    official = stack.Stack(environment, stack.compose_file(environment), {})
+    official.variables["XORB_TEMPORAL_IMAGE"] = "temporalio/auto-setup:1.25"
+    stack._durable_temporal(official)
+    assert official.extra_files == []
+    # the override renders with the stack: the dev server gets a database file on a volume
+    if durable:
+        opened.variables["XORB_SECRETS"] = "/tmp/s"
+        rendered = stack.render(opened)
+        temporal = rendered["services"]["temporal"]
+        assert "/data/temporal.db" in temporal["command"]
+        assert any(v.get("source") == "temporal-data" for v in temporal["volumes"])
