@@ -224,7 +224,7 @@ def plan(project: Project, options: Options) -> BuildPlan:
         raise XorbError("--no-cache-filter needs the bake builder: drop --sequential.")
     services = project.select(options.services)
     git = gitinfo.read(project.root)
-    version = inputs.version(options.version or project.version)
+    version = inputs.version(project.version if options.version is None else options.version)
     reg = inputs.registry(options.registry) if options.registry is not None else None
     reg = reg or (project.registry if options.push else None)
     mode = cache.pick_mode(options.cache, push=options.push)

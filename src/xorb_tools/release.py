@@ -15,7 +15,7 @@ LABEL_ENVIRONMENT = "io.xorb.environment"
 
 
 def _version(project: Project, version: str | None) -> str:
-    return inputs.version(version or project.version)
+    return inputs.version(project.version if version is None else version)
 
 
 def push(

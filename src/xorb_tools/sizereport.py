@@ -149,7 +149,8 @@ def parse_budgets(values: Iterable[str], known: Iterable[str]) -> dict[str, int]
     budgets: dict[str, int] = {}
     for raw in values:
         name, sep, number = raw.partition("=")
-        if not sep or not number.strip().isdigit() or int(number) <= 0:
+        number = number.strip()
+        if not sep or not (number.isascii() and number.isdigit()) or int(number) <= 0:
             raise XorbError(f"Bad --budget {raw!r}: write SERVICE=MB, e.g. api=230.")
         if name.strip() not in names:
             raise XorbError(

@@ -127,7 +127,8 @@ def parse_scales(pairs: Iterable[str]) -> dict[str, int]:
     scales: dict[str, int] = {}
     for pair in pairs:
         name, sep, count = pair.partition("=")
-        if not sep or not name.strip() or not count.strip().isdigit():
+        count = count.strip()
+        if not sep or not name.strip() or not (count.isascii() and count.isdigit()):
             raise XorbError(f"Cannot read {pair!r}: write SERVICE=N, e.g. worker=4.")
         scales[name.strip()] = int(count)
     if not scales:

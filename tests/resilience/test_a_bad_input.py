@@ -70,6 +70,13 @@ ROWS: dict[str, Row] = {
         ("build", "--ca-cert", "/nonexistent/ca.pem"), "is not a readable file"
     ),
     "build-unreadable-ca-file": Row(("build", "--ca-cert", "{cadir}"), "is not a readable file"),
+    "build-ca-not-pem": Row(
+        ("build", "--ca-cert", "{cadir}/not-a-bundle"), "holds no PEM certificate"
+    ),
+    "build-invalid-registry": Row(
+        ("build", "--push", "--registry", "bad host:99999"), "Invalid registry 'bad host:99999'"
+    ),
+    "build-empty-version": Row(("build", "--version", ""), "The version is empty"),
     "build-unreachable-registry": Row(
         ("build", "--push", "--registry", "127.0.0.1:9"), "Registry 127.0.0.1:9 is unreachable"
     ),
@@ -135,6 +142,14 @@ ROWS: dict[str, Row] = {
     "ps-unknown-environment": Row(("ps", "--environment", "prod"), "Unknown environment"),
     "clean-unknown-environment": Row(("clean", "--environment", "prod"), "Unknown environment"),
     "config-validate-unknown-environment": Row(("config.validate", "prod"), "Unknown environment"),
+    "secrets-init-file-as-folder": Row(
+        ("secrets.init", "--environment", "production", "--secrets-dir", "{cadir}/not-a-bundle"),
+        "is a file, not a folder",
+    ),
+    "scale-unknown-service": Row(
+        ("scale", "nope=2", "--environment", "production", "--secrets-dir", "{secrets}"),
+        "Unknown service(s) nope: the stack has",
+    ),
     "secrets-init-unknown-environment": Row(
         ("secrets.init", "--environment", "prod"), "Unknown environment"
     ),
@@ -150,7 +165,7 @@ LATE_ROWS: dict[str, Row] = {
         ("deploy", "--environment", "production", "--strategy", "canary"), "canary"
     ),
     "deploy-malformed-version": Row(
-        ("deploy", "--environment", "production", "--version", "v1/2"), "is not a docker tag"
+        ("deploy", "--environment", "production", "--version", "v1/2"), "Invalid version 'v1/2'"
     ),
     "deploy-unbuilt-version": Row(
         ("deploy", "--environment", "production", "--version", "never-built-0"),

@@ -226,6 +226,7 @@ def rollback(
     """Switch a blue-green environment back to the previous colour (while it exists)."""
     services.load().check_environment(environment)
     stack_mod.compose_file(environment)
+    engine.require_daemon()  # nothing was tried, so nothing goes into the deploy log
     state = bluegreen.load_state(environment)
     try:
         outcome = bluegreen.rollback(
