@@ -282,7 +282,7 @@ def test_scale_up_then_down_without_failed_requests(site: SwarmSite) -> None:
         (("scale", "api=3", "--engine", "kubernetes"), "Unknown engine 'kubernetes'"),
         (("scale", "nosuch=3", "--engine", "swarm"), "Unknown service(s) nosuch"),
         (("scale", "api=many", "--engine", "swarm"), "write SERVICE=N"),
-        (("deploy", "--engine", "swarm", "--version", "no such"), "not a"),
+        (("deploy", "--engine", "swarm", "--version", "no such"), "Invalid version 'no such'"),
         (("deploy", "--engine", "swarm", "--version", "sw-missing"), "not in the local image"),
     ],
 )

@@ -22,7 +22,7 @@ def test_doctor_without_daemon_names_the_one_missing_line() -> None:
     assert result.code == 1 and "Traceback" not in result.out
     missing = [ln for ln in result.lines if "MISSING" in ln]
     assert len(missing) == 1 and "Docker engine" in missing[0], result.out
-    assert "start-docker.sh" in result.out
+    assert "scripts/provision.sh" in result.out
 
 
 def test_doctor_is_all_ok_on_a_provisioned_host() -> None:

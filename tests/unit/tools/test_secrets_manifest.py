@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.docker.conftest import run_inv
 
 from common import secret_rules
 from common.settings import SECTIONS
@@ -56,3 +57,21 @@ def test_config_validate_holds_the_stack_secrets_to_their_rules(tmp_path: Path) 
         "secret tls_key is not a PEM private key",
     ], problems
     assert {c.state for c in created} == {"created"}
+
+
+def test_inv_config_validate_production_names_the_secret_and_the_rule(tmp_path: Path) -> None:
+    folder = tmp_path / "secrets"
+    stack.init_secrets("production", folder)
+    assert run_inv("config.validate", "production", "--secrets-dir", str(folder)).code == 0
+    (folder / "postgres_password").write_text("abc")
+    (folder / "jwt_secret").write_text("changeme")
+    (folder / "redis_password").unlink()
+    result = run_inv("config.validate", "production", "--secrets-dir", str(folder))
+    assert result.code == 1, result.out
+    for needle in (
+        "secret postgres_password is too short: the rule is at least 24 characters",
+        "secret jwt_secret is a placeholder word",
+        "secret redis_password is missing (required in production)",
+    ):
+        assert needle in result.out, result.out
+    assert result.lines[-1].startswith("error: production configuration has")
