@@ -30,6 +30,7 @@ earlier one's files (which would duplicate them in the image).
 from __future__ import annotations
 
 import compileall
+import contextlib
 import hashlib
 import os
 import py_compile
@@ -192,10 +193,24 @@ def _strip_elf(path: str) -> int:
         out += _SECTION.pack(*sec)
     if len(out) >= len(data):
         return 0
-    with open(path, "r+b") as rewrite:
-        rewrite.write(out)
-        rewrite.truncate()
+    _replace(path, bytes(out))
     return len(data) - len(out)
+
+
+def _replace(path: str, data: bytes) -> None:
+    """Put ``data`` at ``path`` through a new file renamed over it: the old inode is left as
+    it was, so a hard-linked copy of it (uv links installed files from its cache) keeps its
+    bytes, and a reader never sees half a file. The new file keeps the old one's mode."""
+    tmp = f"{path}.venv-tool-tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def slim(root: str, strip_prefix: str | None, *, sourceless: bool = False) -> int:

@@ -4,6 +4,7 @@ and the package still imports (as it must in the production images)."""
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -236,3 +237,53 @@ def test_strip_leaves_stripped_foreign_and_unusual_files_as_they_were(tmp_path: 
     assert tool.strip_elf(str(path)) > 0
     once = path.read_bytes()
     assert tool.strip_elf(str(path)) == 0 and path.read_bytes() == once
+
+
+def _sections(data: bytes) -> dict[str, bytes]:
+    """Every named section's bytes (empty for NOBITS), by name."""
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    heads = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    names = section_names(data)
+    return {
+        name.decode(): b"" if head[1] == 8 else data[head[4] : head[4] + head[5]]
+        for name, head in zip(names, heads, strict=True)
+        if name
+    }
+
+
+def test_strip_an_arm64_module_keeps_every_loaded_byte(tmp_path: Path) -> None:
+    tool: Any = _load_tool()
+    fixture = ROOT / "tests" / "fixtures" / "elf" / "markupsafe-speedups-aarch64.so"
+    original = fixture.read_bytes()
+    assert original[18:20] == (183).to_bytes(2, "little")  # e_machine: EM_AARCH64
+    path = tmp_path / fixture.name
+    path.write_bytes(original)
+    saved = tool.strip_elf(str(path))
+    stripped = path.read_bytes()
+    assert saved > 0 and len(stripped) == len(original) - saved
+    before, after = _sections(original), _sections(stripped)
+    dropped = {n for n in before if n.startswith(".debug") or n in (".symtab", ".strtab")}
+    assert dropped and not dropped & set(after)
+    assert {n: before[n] for n in before if n not in dropped} == after
+    (phoff,), (phnum,) = (
+        struct.unpack_from("<Q", original, 0x20),
+        struct.unpack_from("<H", original, 0x38),
+    )
+    program_headers = slice(phoff, phoff + phnum * 56)
+    assert stripped[program_headers] == original[program_headers]  # segments untouched
+
+
+def test_strip_replaces_the_file_so_a_hard_linked_copy_keeps_its_bytes(tmp_path: Path) -> None:
+    # uv links installed files from its cache: rewriting in place would strip the cache too
+    tool: Any = _load_tool()
+    path, _ = _unstripped_extension(tmp_path)
+    path.chmod(0o751)
+    original = path.read_bytes()
+    cached = tmp_path / "cache-copy.so"
+    os.link(path, cached)
+    assert tool.strip_elf(str(path)) > 0
+    assert cached.read_bytes() == original
+    assert path.stat().st_ino != cached.stat().st_ino
+    assert path.stat().st_mode & 0o777 == 0o751
+    assert not list(tmp_path.glob("*.venv-tool-tmp"))
