@@ -4,7 +4,7 @@ Temporal (the API reaches workflows only through the orchestrator's HTTP API).
 Servers come from ``XORB_TEST_DATABASE_URL``, ``XORB_TEST_REDIS_URL`` and
 ``XORB_TEST_TEMPORAL_HOST``; when they are unset, ``xorb_tools.testinfra.start()`` starts
 them (imported only then). Services run as real subprocesses (``python -m worker`` ...)
-whose output goes to log files that :mod:`test_zz_logs` scans for secret values.
+whose output goes to log files that :mod:`test_logs` (last) scans for secret values.
 """
 
 from __future__ import annotations
@@ -272,26 +272,38 @@ def api_config(service_env: dict[str, str], migrated: None, orchestrator_url: st
 
 class TcpProxy:
     """Forward 127.0.0.1:<port> to ``target``; :meth:`cut` drops every connection and stops
-    listening, so a client behind it sees its server vanish (as when Temporal goes down)."""
+    listening, so a client behind it sees its server vanish (as when Temporal goes down);
+    :meth:`restore` listens on the same port again (the server is back)."""
 
     def __init__(self, target: str) -> None:
         host, port = target.rsplit(":", 1)
         self._target = (host, int(port))
-        self._listener = socket.create_server(("127.0.0.1", 0))
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._listen(0)
+
+    def _listen(self, port: int) -> None:
+        self._listener = socket.create_server(("127.0.0.1", port))  # SO_REUSEADDR on POSIX
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
+    def restore(self) -> None:
+        """Accept connections again, on the address clients already have."""
+        self._listen(int(self.address.rsplit(":", 1)[1]))
+
     @property
     def address(self) -> str:
+        if self._closed:
+            return f"127.0.0.1:{self._port}"
         return f"127.0.0.1:{self._listener.getsockname()[1]}"
 
     def _accept(self) -> None:
+        listener = self._listener
         while True:
             try:
-                client, _ = self._listener.accept()
+                client, _ = listener.accept()
                 upstream = socket.create_connection(self._target, timeout=5)
+                upstream.settimeout(None)  # idle pooled connections stay open, as direct ones
             except OSError:
                 return
             with self._lock:
@@ -312,6 +324,7 @@ class TcpProxy:
             sink.shutdown(socket.SHUT_WR)
 
     def cut(self) -> None:
+        self._port = self._listener.getsockname()[1]
         with self._lock:
             self._closed = True
             with contextlib.suppress(OSError):

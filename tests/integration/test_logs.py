@@ -1,4 +1,5 @@
-"""Runs last: no secret value appears in any log line the integration run captured."""
+"""No secret value appears in any log line the integration run captured. Runs last
+(``order(-1)``), so it reads every other test's logs too; alone, the session's services'."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 
 from .conftest import LOG_DIR, Infra
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.order(-1)]
 
 
 def test_no_secret_in_any_log_line(infra: Infra) -> None:
