@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 
 import pytest
@@ -16,8 +15,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def local_base(project: Project) -> str:
-    if not shutil.which("mmdebstrap"):
-        pytest.skip("mmdebstrap is not installed")
     result = run_inv("base-image")
     assert result.code == 0, result.out
     return project.local_base_image
