@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 from xorb_tools import container_tests as ct
@@ -28,6 +30,9 @@ nox.options.sessions = [
     "workflows",
     "docker",
 ]
+# It restarts dockerd, stopping whatever else the engine runs: CI's own host only, or by name.
+if os.environ.get("CI"):
+    nox.options.sessions.append("engine_reset")
 
 try:
     PROJECT = load()
@@ -67,7 +72,14 @@ def docker(session: nox.Session) -> None:
     # workflows: act and Node 24 for the classic-store engine's gha round trip
     s.sync(session, "api", "orchestrator", "worker", "tools", "test", "workflows")
     s.ensure_test_images("development", "production")  # test_compose brings both up
-    s.pytest(session, "tests/docker", "-m", "docker", name="docker")
+    s.pytest(session, "tests/docker", "-m", "docker and not engine_reset", name="docker")
+
+
+@nox.session(tags=["disruptive"])
+def engine_reset(session: nox.Session) -> None:
+    """The BuildKit key-store reset: restarts dockerd (default run only with CI set)."""
+    s.sync(session, "tools", "test")
+    s.pytest(session, "tests/docker", "-m", "engine_reset", name="engine-reset")
 
 
 @nox.session(tags=["docker"])

@@ -35,7 +35,6 @@ labels. ``inv deploy --strategy recreate`` (the stack's own ``api``) retires bot
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -46,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import filelock
 from python_on_whales import Container
 from python_on_whales.exceptions import DockerException
 
@@ -189,17 +189,17 @@ def locked(environment: str) -> Iterator[None]:
     """One blue-green change of ``environment`` at a time (a second one fails at once)."""
     path = state_path(environment).with_suffix(".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise NothingChanged(
-                f"Another deploy or rollback of {environment} is running: wait for it to end."
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = filelock.FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise NothingChanged(
+            f"Another deploy or rollback of {environment} is running: wait for it to end."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 # --------------------------------------------------------------------------------------------

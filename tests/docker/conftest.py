@@ -95,8 +95,8 @@ def production(project: Project) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def infra() -> Iterator[testinfra.TestInfra]:
-    # Module scope: one module uses it, and the last module (test_zzz_buildkit_keys)
-    # restarts dockerd, which it does only while no container runs.
+    # Module scope: gone before the engine_reset session's tests, which restart dockerd
+    # only while no container runs.
     with testinfra.start(prefix="xorb-dt") as running:
         yield running
 

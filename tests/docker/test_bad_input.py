@@ -1,7 +1,7 @@
 """Bad input that needs a build or the doctor: a failed build keeps images and cache, and
 ``inv doctor`` names what is missing. The table of bad input across every task (one
 sentence, non-zero exit, nothing started, removed or overwritten) is
-``tests/resilience/test_a_bad_input.py`` (``nox -s resilience``)."""
+``tests/resilience/test_bad_input.py`` (``nox -s resilience``)."""
 
 from __future__ import annotations
 

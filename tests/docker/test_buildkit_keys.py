@@ -1,7 +1,8 @@
 """``scripts/reset-buildkit-keys.sh`` against the real engine, and the doctor's line for it.
 
-Last in the suite (the file name sorts last): the reset prunes the builder cache and
-restarts dockerd.
+The reset prunes the builder cache and restarts dockerd, which breaks anything else using
+the engine: these tests are marked ``engine_reset`` and run only in their own session
+(``nox -s engine_reset``), which the default run includes when ``CI`` is set.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from xorb_tools import engine
 from xorb_tools.images import MB
 from xorb_tools.services import ROOT
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.engine_reset]
 
 SCRIPT = ROOT / "scripts" / "reset-buildkit-keys.sh"
 
@@ -38,7 +39,7 @@ def store() -> Path:
         message = f"containers are running ({', '.join(running)}); the reset would stop them"
         if os.environ.get("CI"):
             pytest.fail(f"{message}: an earlier test left them running")  # CI must run this
-        pytest.skip(message)
+        pytest.skip(message)  # a developer's engine: never stop what they run
     return path
 
 

@@ -1,7 +1,7 @@
 """A fresh runner: the builder cache is pruned and the exported cache brings the
 dependency layers back, and a build with no cache at all makes the same large layers.
-Named to run last in the docker session, because pruning the builder makes every later
-build in the run start cold."""
+Last in the docker session (``order(-1)``): pruning the builder makes every later build in
+the run start cold."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.docker.conftest import deps_steps_cached, run_inv
 from xorb_tools import engine, images, registry
 from xorb_tools.services import Project
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.order(-1)]
 
 
 def test_pruned_builder_reuses_the_local_cache(

@@ -60,7 +60,7 @@ def test_all_three_share_the_base_and_dependency_layers(
     # The images this session's `inv build --target production` made (pinned by the
     # fixture): other tests build one service alone under the same `:production` tag, and
     # after a lost builder cache such a rebuild shares only the OS and dependency layers
-    # with the others (test_zz_fresh_runner), not the WORKDIR compared below.
+    # with the others (test_fresh_runner), not the WORKDIR compared below.
     layer_sets = [images.diff_ids(production[s.name]) for s in project.services]
     shared = set(layer_sets[0]) & set(layer_sets[1]) & set(layer_sets[2])
     # the trimmed root filesystem (one layer: FROM scratch + COPY), WORKDIR where the

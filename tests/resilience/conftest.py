@@ -3,8 +3,10 @@
 The stack comes up once per session, as the compose project ``xorb-resilience-production``
 on free loopback ports, from the production images built from this checkout. It boots in a
 background thread that starts with the first test, so the bad-input table (which needs no
-stack) runs meanwhile. Tests that break things run in file order, the whole-stack stop
-last; the session removes the project with its volumes at the end, even after a failure.
+stack) runs meanwhile. Each module states its place with ``pytest.mark.order``
+(pytest-order): the bad-input table first (it overlaps the boot), the faults one at a time
+in a fixed order (each leaves the stack healthy again), the whole-stack stop last. The
+session removes the project with its volumes at the end, even after a failure.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from tests.resilience.platform import Platform, kill, wait_for
 from xorb_tools import resilience
 from xorb_tools.loadgen import Load
 
-pytestmark = pytest.mark.resilience
+pytestmark = [pytest.mark.resilience, pytest.mark.order(2)]
 IN_FLIGHT = 1.0
 """Seconds after the kill within which a POST may still have been on its way to the dead
 replica, or a GET's answer half-way out of it."""

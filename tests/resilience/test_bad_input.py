@@ -30,7 +30,7 @@ from tests.docker.conftest import Inv, copy_repo, run_inv
 from tests.resilience.conftest import Boot
 from xorb_tools import engine, services
 
-pytestmark = pytest.mark.resilience
+pytestmark = [pytest.mark.resilience, pytest.mark.order(0)]
 
 ROW_PREFIX = "xorb-badinput"
 ROW_TAGS = re.compile(

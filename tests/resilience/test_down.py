@@ -1,7 +1,7 @@
-"""Last: a graceful stop of the whole stack (``inv down``, as a user runs it) during load.
-Requests in flight when it starts get their answer, jobs that had started finish (their
-rows say so when PostgreSQL is started again on its volume), and no container had to be
-killed at the end of its stop grace period (none exited 137)."""
+"""Last (``order(-1)``): a graceful stop of the whole stack (``inv down``, as a user runs
+it) during load. Requests in flight when it starts get their answer, jobs that had started
+finish (their rows say so when PostgreSQL is started again on its volume), and no container
+had to be killed at the end of its stop grace period (none exited 137)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.resilience.platform import PREFIX, Platform, wait_for
 from xorb_tools import resilience, stack
 from xorb_tools.loadgen import Load
 
-pytestmark = pytest.mark.resilience
+pytestmark = [pytest.mark.resilience, pytest.mark.order(-1)]  # last: it stops the stack
 
 JOB_SECONDS = 5.0
 

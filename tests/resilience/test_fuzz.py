@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from tests.resilience.platform import Platform
 from xorb_tools import resilience
 
-pytestmark = pytest.mark.resilience
+pytestmark = [pytest.mark.resilience, pytest.mark.order(8)]
 
 EXAMPLES = 12
 SCHEMA = "import json; from api.app import create_app; print(json.dumps(create_app().openapi()))"

@@ -13,7 +13,7 @@ from tests.resilience.platform import Platform
 from xorb_tools import resilience
 from xorb_tools.loadgen import Load, LoadResult
 
-pytestmark = pytest.mark.resilience
+pytestmark = [pytest.mark.resilience, pytest.mark.order(1)]
 
 SECONDS = 10.0
 JOB = {"text": "load test words", "duration": 0}

@@ -9,7 +9,7 @@ import pytest
 from tests.resilience.platform import Platform, wait_for
 from xorb_tools import resilience
 
-pytestmark = pytest.mark.resilience
+pytestmark = [pytest.mark.resilience, pytest.mark.order(4)]
 
 BALLAST_MB = 600
 

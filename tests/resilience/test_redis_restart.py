@@ -11,7 +11,7 @@ import pytest
 from tests.resilience.platform import Platform, wait_for
 from xorb_tools import resilience
 
-pytestmark = pytest.mark.resilience
+pytestmark = [pytest.mark.resilience, pytest.mark.order(5)]
 
 JOBS = 30
 SUSPENDED = "rq:suspended"

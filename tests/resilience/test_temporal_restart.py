@@ -10,7 +10,7 @@ import pytest
 from tests.resilience.platform import Platform, wait_for
 from xorb_tools import resilience
 
-pytestmark = pytest.mark.resilience
+pytestmark = [pytest.mark.resilience, pytest.mark.order(7)]
 
 DELAY = 8.0
 

@@ -13,7 +13,7 @@ import pytest
 from tests.resilience.platform import QUEUE_NAME, Platform, kill, wait_for
 from xorb_tools import resilience
 
-pytestmark = pytest.mark.resilience
+pytestmark = [pytest.mark.resilience, pytest.mark.order(3)]
 
 JOBS = 24
 DURATION = 2.5
