@@ -19,9 +19,12 @@ trivy calls them forbidden (CRITICAL) - the GPL of Debian's own packages is "res
 repository's ``failure-threshold``). A vulnerability scan that could not run (no database)
 fails the scan unless ``skip_vuln``; it is never reported as "no vulnerabilities".
 
-The ignore file (``.trivyignore.toml``) lists accepted findings, each with a reason and an
-expiry date; an expired entry fails the scan, live entries are handed to trivy as a
-generated ``.trivyignore`` and to hadolint as ``--ignore``.
+Accepted findings live in trivy's own ignore file, ``.trivyignore.yaml`` (sections
+``vulnerabilities``, ``misconfigurations``, ``secrets``, ``licenses``; trivy reads it as
+``--ignorefile``). This repository asks more of each entry than trivy does: a
+``statement`` (why it is accepted) and an ``expired_at`` date, and an expired entry fails
+the scan before it starts (trivy alone would quietly stop honouring it). hadolint rules are
+accepted where hadolint reads them: ``# hadolint ignore=`` at the line, or ``.hadolint.yaml``.
 """
 
 from __future__ import annotations
@@ -34,9 +37,7 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import tomllib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +50,8 @@ from xorb_tools.services import ROOT, Project, Service
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 DEFAULT_SEVERITY = "HIGH,CRITICAL"
-IGNORE_FILE = ".trivyignore.toml"
+IGNORE_FILE = ".trivyignore.yaml"
+IGNORE_SECTIONS = ("vulnerabilities", "misconfigurations", "secrets", "licenses")
 CONFIG_DIRS = ("docker", "compose")
 DEFAULT_CACHE = Path(".cache/trivy")
 IMAGE_SCANNERS = ("vuln", "secret", "misconfig", "license")
@@ -114,8 +116,9 @@ def trivy_version(trivy: str) -> str:
 
 @dataclass(frozen=True)
 class IgnoreEntry:
-    """One accepted finding: a trivy ID (CVE, AVD-..., secret rule) or a hadolint rule."""
+    """One accepted finding of trivy's ignore file: its section, ID, statement and expiry."""
 
+    section: str
     id: str
     reason: str
     expires: dt.date
@@ -123,34 +126,43 @@ class IgnoreEntry:
     def expired(self, today: dt.date) -> bool:
         return self.expires < today
 
-    @property
-    def is_hadolint(self) -> bool:
-        return re.fullmatch(r"(DL|SC)\d{4}", self.id) is not None
-
 
 def parse_ignore(text: str, source: str = IGNORE_FILE) -> list[IgnoreEntry]:
-    """Parse the TOML ignore file: ``[[ignore]]`` tables with ``id``, ``reason``, ``expires``
-    (a TOML date). Fail in one sentence on a malformed entry."""
+    """Check trivy's YAML ignore file against this repository's rules (every entry has an
+    ``id``, a ``statement`` and an ``expired_at`` date) and return its entries; fail in one
+    sentence on the first entry that breaks them."""
+    import yaml  # loaded only when a scan runs (start-up cost)
+
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise XorbError(f"{source} is not valid TOML ({exc}): fix its syntax.") from None
-    rows = data.get("ignore", [])
-    if not isinstance(rows, list):
-        raise XorbError(f"{source}: `ignore` must be an array of tables ([[ignore]]).")
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise XorbError(f"{source} is not valid YAML ({exc}): fix its syntax.") from None
+    unknown = sorted(set(data) - set(IGNORE_SECTIONS)) if isinstance(data, dict) else ["(top)"]
+    if unknown:
+        raise XorbError(
+            f"{source}: unknown section(s) {', '.join(map(str, unknown))}; trivy reads "
+            f"{', '.join(IGNORE_SECTIONS)}."
+        )
     entries: list[IgnoreEntry] = []
-    for number, row in enumerate(rows, start=1):
-        ident, reason, expires = row.get("id"), row.get("reason"), row.get("expires")
-        where = f"{source} entry {number}" + (f" ({ident})" if ident else "")
-        if not isinstance(ident, str) or not ident.strip():
-            raise XorbError(f"{where} has no `id`: name the CVE, check ID or rule it accepts.")
-        if not isinstance(reason, str) or not reason.strip():
-            raise XorbError(f"{where} has no `reason`: say why the finding is accepted.")
-        if isinstance(expires, dt.datetime):
-            expires = expires.date()
-        if not isinstance(expires, dt.date):
-            raise XorbError(f"{where} has no `expires` date: write e.g. expires = 2026-06-30.")
-        entries.append(IgnoreEntry(ident.strip(), reason.strip(), expires))
+    for section in IGNORE_SECTIONS:
+        rows = data.get(section) or []
+        if not isinstance(rows, list):
+            raise XorbError(f"{source}: `{section}` must be a list of entries (- id: ...).")
+        for number, row in enumerate(rows, start=1):
+            row = row if isinstance(row, dict) else {}
+            ident, reason, expires = row.get("id"), row.get("statement"), row.get("expired_at")
+            where = f"{source} {section} entry {number}" + (f" ({ident})" if ident else "")
+            if not isinstance(ident, str) or not ident.strip():
+                raise XorbError(f"{where} has no `id`: name the CVE, check ID or rule.")
+            if not isinstance(reason, str) or not reason.strip():
+                raise XorbError(f"{where} has no `statement`: say why it is accepted.")
+            if isinstance(expires, dt.datetime):
+                expires = expires.date()
+            if not isinstance(expires, dt.date):
+                raise XorbError(
+                    f"{where} has no `expired_at` date: write e.g. expired_at: 2026-06-30."
+                )
+            entries.append(IgnoreEntry(section, ident.strip(), reason.strip(), expires))
     return entries
 
 
@@ -166,18 +178,9 @@ def live_entries(entries: Sequence[IgnoreEntry], today: dt.date) -> list[IgnoreE
         names = ", ".join(f"{e.id} (expired {e.expires.isoformat()})" for e in expired)
         raise XorbError(
             f"Expired entries in {IGNORE_FILE}: {names}; fix the finding or renew the entry "
-            "with a new reason and expiry date."
+            "with a new statement and expiry date."
         )
     return list(entries)
-
-
-def trivyignore_text(entries: Iterable[IgnoreEntry]) -> str:
-    """The live trivy entries in trivy's own ``.trivyignore`` format (with ``exp:``)."""
-    lines = ["# generated from .trivyignore.toml by `inv security-scan`; do not edit"]
-    for e in entries:
-        if not e.is_hadolint:
-            lines += [f"# {e.reason}", f"{e.id} exp:{e.expires.isoformat()}"]
-    return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------------------- severity
@@ -490,15 +493,22 @@ def dockerfiles(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and DOCKERFILE_NAME.match(p.name))
 
 
-def _common_flags(opts: Options, ignorefile: Path) -> list[str]:
-    flags = ["--quiet", "--cache-dir", str(opts.cache_dir), "--ignorefile", str(ignorefile)]
+def _common_flags(opts: Options, ignorefile: Path | None) -> list[str]:
+    flags = ["--quiet", "--cache-dir", str(opts.cache_dir)]
+    if ignorefile is not None:
+        flags += ["--ignorefile", str(ignorefile)]
     if opts.offline:
         flags += ["--skip-check-update"]
     return flags
 
 
 def scan_image(
-    trivy: str, svc: Service, opts: Options, db: VulnDb, ignorefile: Path, gate: frozenset[str]
+    trivy: str,
+    svc: Service,
+    opts: Options,
+    db: VulnDb,
+    ignorefile: Path | None,
+    gate: frozenset[str],
 ) -> tuple[list[ScannerResult], list[Path]]:
     """One ``trivy image`` of the local image, then SARIF and CycloneDX by conversion."""
     ref = svc.ref(opts.tag)
@@ -551,7 +561,7 @@ def scan_image(
 
 
 def scan_config(
-    trivy: str, folder: str, opts: Options, ignorefile: Path, gate: frozenset[str]
+    trivy: str, folder: str, opts: Options, ignorefile: Path | None, gate: frozenset[str]
 ) -> tuple[ScannerResult, list[Path]]:
     """``trivy config`` over one directory."""
     stem = opts.reports / f"config-{folder.strip('/').replace('/', '-')}"
@@ -578,7 +588,7 @@ def scan_config(
 
 
 def scan_hadolint(
-    hadolint: str, folder: str, opts: Options, ignores: Sequence[IgnoreEntry], root: Path
+    hadolint: str, folder: str, opts: Options, root: Path
 ) -> tuple[ScannerResult, list[Path]]:
     """hadolint over the directory's Dockerfiles, with the repository's .hadolint.yaml."""
     files = [str(p.relative_to(root)) for p in dockerfiles(root / folder)]
@@ -588,9 +598,6 @@ def scan_hadolint(
     argv = [hadolint, "--no-fail"]
     if (root / ".hadolint.yaml").is_file():
         argv += ["--config", str(root / ".hadolint.yaml")]
-    for e in ignores:
-        if e.is_hadolint:
-            argv += ["--ignore", e.id]
     stem = opts.reports / f"hadolint-{folder.strip('/').replace('/', '-')}"
     items = json.loads(_run([*argv, "--format", "json", *files], "hadolint") or "[]")
     sarif = stem.with_suffix(".sarif")
@@ -638,30 +645,28 @@ def _scan(project: Project, opts: Options, today: dt.date | None) -> Outcome:
     files: list[Path] = []
     seconds: dict[str, float] = {}
     db: VulnDb | None = None
-    with tempfile.TemporaryDirectory(prefix="xorb-scan-") as tmp:
-        ignorefile = Path(tmp) / ".trivyignore"
-        ignorefile.write_text(trivyignore_text(ignores))
-        if not opts.skip_images and opts.services:
+    ignorefile = root / opts.ignore_file if (root / opts.ignore_file).is_file() else None
+    if not opts.skip_images and opts.services:
+        started = time.monotonic()
+        db = (
+            VulnDb(False, "--skip-vuln")
+            if opts.skip_vuln
+            else prepare_db(trivy, opts.cache_dir, opts.offline, opts.db_repository)
+        )
+        seconds["vulnerability database"] = time.monotonic() - started
+        for svc in opts.services:
             started = time.monotonic()
-            db = (
-                VulnDb(False, "--skip-vuln")
-                if opts.skip_vuln
-                else prepare_db(trivy, opts.cache_dir, opts.offline, opts.db_repository)
-            )
-            seconds["vulnerability database"] = time.monotonic() - started
-            for svc in opts.services:
-                started = time.monotonic()
-                found, written = scan_image(trivy, svc, opts, db, ignorefile, gate)
-                seconds[f"image {svc.ref(opts.tag)}"] = time.monotonic() - started
-                results += found
-                files += written
-        for folder in folders:
-            started = time.monotonic()
-            config_result, written = scan_config(trivy, folder, opts, ignorefile, gate)
-            lint_result, linted = scan_hadolint(hadolint, folder, opts, ignores, root)
-            seconds[f"config {folder}/"] = time.monotonic() - started
-            results += [config_result, lint_result]
-            files += written + linted
+            found, written = scan_image(trivy, svc, opts, db, ignorefile, gate)
+            seconds[f"image {svc.ref(opts.tag)}"] = time.monotonic() - started
+            results += found
+            files += written
+    for folder in folders:
+        started = time.monotonic()
+        config_result, written = scan_config(trivy, folder, opts, ignorefile, gate)
+        lint_result, linted = scan_hadolint(hadolint, folder, opts, root)
+        seconds[f"config {folder}/"] = time.monotonic() - started
+        results += [config_result, lint_result]
+        files += written + linted
     meta = {
         "trivy": trivy_version(trivy),
         "severity_gate": sorted(gate, key=SEVERITIES.index),

@@ -127,10 +127,29 @@ def test_a_dockerfile_running_as_root_is_caught_by_trivy_and_hadolint(no_db_cach
     assert "hadolint DL3002 (MEDIUM) in tests/fixtures/misconfig/root.dockerfile:5" in error
 
 
+def test_a_live_entry_of_trivys_own_ignore_file_is_honoured(
+    tmp_path: Path, no_db_cache: str
+) -> None:
+    # trivy reads .trivyignore.yaml itself: the accepted check is gone, hadolint's is not
+    repo = copy_repo(tmp_path / "repo")
+    (repo / ".trivyignore.yaml").write_text(
+        "misconfigurations:\n  - id: AVD-DS-0002\n    paths: [root.dockerfile]\n"
+        "    statement: the fixture runs as root on purpose\n    expired_at: 2099-12-31\n"
+    )
+    result = run_inv(
+        "security-scan", "--skip-images", "--offline", "--cache-dir", no_db_cache,
+        "--config-dir", "tests/fixtures/misconfig", cwd=repo,
+    )  # fmt: skip
+    assert result.code != 0, result.out
+    error = error_line(result.out)
+    assert "AVD-DS-0002" not in error
+    assert "hadolint DL3002 (MEDIUM) in tests/fixtures/misconfig/root.dockerfile:5" in error
+
+
 def test_an_expired_ignore_entry_fails_before_scanning(tmp_path: Path, no_db_cache: str) -> None:
     repo = copy_repo(tmp_path / "repo")
-    (repo / ".trivyignore.toml").write_text(
-        '[[ignore]]\nid = "AVD-DS-0026"\nreason = "old"\nexpires = 2020-01-01\n'
+    (repo / ".trivyignore.yaml").write_text(
+        "misconfigurations:\n  - id: AVD-DS-0026\n    statement: old\n    expired_at: 2020-01-01\n"
     )
     result = run_inv(
         "security-scan", "--skip-images", "--offline", "--cache-dir", no_db_cache, cwd=repo

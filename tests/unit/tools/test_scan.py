@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,63 +26,62 @@ def sample(name: str) -> Any:
 # ----------------------------------------------------------------------------- ignore file
 
 GOOD = """
-[[ignore]]
-id = "CVE-2024-0001"
-reason = "Not reachable: the vulnerable parser is never called."
-expires = 2026-06-30
-
-[[ignore]]
-id = "DL3008"
-reason = "apt pins only in the builder stage."
-expires = 2026-03-01
+vulnerabilities:
+  - id: CVE-2024-0001
+    statement: Not reachable, the vulnerable parser is never called.
+    expired_at: 2026-06-30
+misconfigurations:
+  - id: AVD-DS-0026
+    paths: [docker/Dockerfile]
+    statement: The health check is in the compose file.
+    expired_at: 2026-03-01
 """
 
 
-def test_ignore_file_parses_ids_reasons_and_dates() -> None:
+def test_ignore_file_parses_sections_ids_statements_and_dates() -> None:
     entries = scan.parse_ignore(GOOD)
-    assert [e.id for e in entries] == ["CVE-2024-0001", "DL3008"]
+    assert [(e.section, e.id) for e in entries] == [
+        ("vulnerabilities", "CVE-2024-0001"),
+        ("misconfigurations", "AVD-DS-0026"),
+    ]
     assert entries[0].expires == dt.date(2026, 6, 30)
-    assert entries[1].is_hadolint and not entries[0].is_hadolint
+    assert entries[1].reason == "The health check is in the compose file."
 
 
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ('[[ignore]]\nreason = "r"\nexpires = 2026-01-01\n', "no `id`"),
-        ('[[ignore]]\nid = "CVE-1"\nexpires = 2026-01-01\n', "no `reason`"),
-        ('[[ignore]]\nid = "CVE-1"\nreason = "r"\n', "no `expires`"),
-        ('[[ignore]]\nid = "CVE-1"\nreason = "r"\nexpires = "soon"\n', "no `expires`"),
-        ("ignore = [", "not valid TOML"),
+        ("secrets:\n  - statement: r\n    expired_at: 2026-01-01\n", "no `id`"),
+        ("secrets:\n  - id: aws-access-key-id\n    expired_at: 2026-01-01\n", "no `statement`"),
+        ("licenses:\n  - id: GPL-3.0\n    statement: r\n", "no `expired_at`"),
+        ("licenses:\n  - id: GPL-3.0\n    statement: r\n    expired_at: soon\n", "no `expired_at`"),
+        ("vulnerabilities: CVE-1\n", "must be a list"),
+        ("ignore:\n  - id: CVE-1\n", "unknown section(s) ignore"),
+        ("vulnerabilities: [\n", "not valid YAML"),
     ],
 )
 def test_malformed_ignore_entries_fail_in_one_sentence(text: str, needle: str) -> None:
-    with pytest.raises(XorbError, match=needle):
+    with pytest.raises(XorbError, match=re.escape(needle)):
         scan.parse_ignore(text)
 
 
 def test_expired_entries_fail_naming_each_one() -> None:
     entries = scan.parse_ignore(GOOD)
     assert scan.live_entries(entries, TODAY) == entries
-    with pytest.raises(XorbError, match=r"DL3008 \(expired 2026-03-01\)") as err:
+    with pytest.raises(XorbError, match=r"AVD-DS-0026 \(expired 2026-03-01\)") as err:
         scan.live_entries(entries, dt.date(2026, 3, 2))
     assert "CVE-2024-0001" not in str(err.value)
     # the expiry day itself is still live
     assert scan.live_entries(entries, dt.date(2026, 3, 1)) == entries
 
 
-def test_live_entries_become_trivyignore_lines_without_hadolint_rules() -> None:
-    text = scan.trivyignore_text(scan.parse_ignore(GOOD))
-    assert "CVE-2024-0001 exp:2026-06-30" in text
-    assert "DL3008" not in text
-    assert "# Not reachable" in text
-
-
 def test_missing_ignore_file_means_no_entries(tmp_path: Path) -> None:
-    assert scan.load_ignore(tmp_path / "absent.toml") == []
+    assert scan.load_ignore(tmp_path / "absent.yaml") == []
 
 
 def test_the_repository_ignore_file_is_valid_and_live() -> None:
     path = Path(__file__).resolve().parents[3] / scan.IGNORE_FILE
+    assert path.is_file()
     scan.live_entries(scan.load_ignore(path), dt.date.today())
 
 
