@@ -20,6 +20,7 @@ import pytest
 
 from tests.docker.conftest import run_inv
 from xorb_tools import engine, stack
+from xorb_tools.poll import wait_for
 from xorb_tools.services import ROOT
 
 pytestmark = pytest.mark.docker
@@ -47,18 +48,6 @@ def project_containers(environment: str, all_: bool = True) -> list[str]:
     label = f"com.docker.compose.project={stack.project_name(environment)}"
     found = engine.client().container.list(all=all_, filters={"label": label})
     return [c.name for c in found]
-
-
-def wait_for(check: object, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if callable(check) and check():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from sqlalchemy.engine import make_url
 from common.config_manager import build_config, reset_config_cache
 from common.health import HealthServer
 from common.settings import XorbConfig
+from xorb_tools.poll import wait_for
 
 JWT_SECRET = "integration-jwt-secret-" + uuid.uuid4().hex
 RUN_ID = uuid.uuid4().hex[:8]
@@ -48,18 +48,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(
-    predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.1
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if predicate():
-                return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture(scope="session")

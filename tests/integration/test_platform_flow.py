@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from api.app import create_app
 from common.health import HealthServer
 from common.settings import XorbConfig
+from xorb_tools.poll import wait_for
 
 from .conftest import (
     Infra,
@@ -24,7 +25,6 @@ from .conftest import (
     free_port,
     make_config,
     start_orchestrator,
-    wait_for,
     worker_health_port,
 )
 

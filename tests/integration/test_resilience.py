@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from common.db import JobResult, create_db_engine, session_factory
 from common.settings import XorbConfig
+from xorb_tools.poll import wait_for
 
 from .conftest import (
     JWT_SECRET,
@@ -27,7 +28,6 @@ from .conftest import (
     Service,
     free_port,
     make_config,
-    wait_for,
     worker_health_port,
 )
 

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,23 +52,6 @@ queue.enqueue(
 )
 print(job_id)
 """
-
-
-def wait_for(
-    predicate: Callable[[], bool], seconds: float, what: str, interval: float = 0.5
-) -> float:
-    """Poll ``predicate`` until it is true; the seconds it took. Errors count as "not yet"
-    (a restarting service refuses connections)."""
-    start = time.monotonic()
-    while True:
-        try:
-            if predicate():
-                return time.monotonic() - start
-        except Exception:  # not yet
-            pass
-        if time.monotonic() - start > seconds:
-            raise AssertionError(f"{what} did not happen within {seconds:.0f} s")
-        time.sleep(interval)
 
 
 @dataclass

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from tests.resilience.platform import Platform, kill, wait_for
+from tests.resilience.platform import Platform, kill
 from xorb_tools import resilience
 from xorb_tools.loadgen import Load
+from xorb_tools.poll import wait_for
 
 pytestmark = [pytest.mark.resilience, pytest.mark.order(2)]
 IN_FLIGHT = 1.0

@@ -12,9 +12,10 @@ import pytest
 
 from tests.docker.conftest import run_inv
 from tests.resilience.conftest import LABEL
-from tests.resilience.platform import PREFIX, Platform, wait_for
+from tests.resilience.platform import PREFIX, Platform
 from xorb_tools import resilience, stack
 from xorb_tools.loadgen import Load
+from xorb_tools.poll import wait_for
 
 pytestmark = [pytest.mark.resilience, pytest.mark.order(-1)]  # last: it stops the stack
 

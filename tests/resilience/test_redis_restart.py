@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from tests.resilience.platform import Platform, wait_for
+from tests.resilience.platform import Platform
 from xorb_tools import resilience
+from xorb_tools.poll import wait_for
 
 pytestmark = [pytest.mark.resilience, pytest.mark.order(5)]
 

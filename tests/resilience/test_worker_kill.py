@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from tests.resilience.platform import QUEUE_NAME, Platform, kill, wait_for
+from tests.resilience.platform import QUEUE_NAME, Platform, kill
 from xorb_tools import resilience
+from xorb_tools.poll import wait_for
 
 pytestmark = [pytest.mark.resilience, pytest.mark.order(3)]
 
