@@ -9,10 +9,10 @@ import os
 
 import nox
 
-from xorb_tools import container_tests as ct
-from xorb_tools import sessions as s
-from xorb_tools.errors import XorbError
-from xorb_tools.services import load
+from xorb_tools.core.errors import XorbError
+from xorb_tools.core.services import load
+from xorb_tools.testing import container_tests as ct
+from xorb_tools.testing import sessions as s
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
@@ -95,7 +95,7 @@ def structure(session: nox.Session) -> None:
     """The guide's container test suite: 8 categories against real images and containers."""
     s.sync(session, "tools", "test")
     s.ensure_test_images()
-    session.run("python", "-m", "xorb_tools.structure", *session.posargs)
+    session.run("python", "-m", "xorb_tools.quality.structure", *session.posargs)
     # The run above is every category on our images; pytest adds the broken-image cases.
     # (`pytest tests/structure` alone also runs each category as its own test.)
     negatives = "not test_category_passes_on_our_images"

@@ -1,6 +1,6 @@
 """The guide's `python test_containers.py`: the XORB container test suite (8 categories).
 
-A thin entry point; the suite lives in ``xorb_tools.structure``, which is also
+A thin entry point; the suite lives in ``xorb_tools.quality.structure``, which is also
 ``nox -s structure``. Options pass through: ``--service``, ``--image-tag``, ``--budget``,
 ``--skip-build`` (``--help`` lists them). Run by a plain interpreter outside the project's
 environment, it runs itself again through ``uv run`` (or says what to run instead).
@@ -31,7 +31,7 @@ def _through_uv() -> None:
 
 if __name__ == "__main__":
     try:
-        from xorb_tools.structure import main
+        from xorb_tools.quality.structure import main
     except ModuleNotFoundError:
         _through_uv()
     raise SystemExit(main())

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from xorb_tools.bench import report, runner
-from xorb_tools.errors import XorbError
-from xorb_tools.services import ROOT
+from xorb_tools.core.errors import XorbError
+from xorb_tools.core.services import ROOT
 
 
 def main(argv: list[str] | None = None) -> int:

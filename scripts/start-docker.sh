@@ -25,7 +25,7 @@ PY
 }
 on_containerd_store() { docker info --format '{{json .DriverStatus}}' 2>/dev/null | grep -q 'io.containerd.snapshotter'; }
 # The system daemon's pid: other dockerd processes (test engines in namespaces of their own,
-# xorb_tools.engines) are never ours to stop or to mistake for it.
+# xorb_tools.core.engines) are never ours to stop or to mistake for it.
 system_dockerd() {
     local pid
     pid=$(cat /var/run/docker.pid 2>/dev/null) || return 1

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.docker.conftest import Inv, run_inv
-from xorb_tools import engine
-from xorb_tools.errors import XorbError
+from xorb_tools.core import engine
+from xorb_tools.core.errors import XorbError
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,13 @@ import pytest
 from tests.conftest import free_ports
 from tests.deploy.conftest import Site
 from tests.docker.conftest import Inv, run_inv
-from xorb_tools import bluegreen, deploylog, engine, infra, sessions
-from xorb_tools import stack as stack_mod
-from xorb_tools.errors import XorbError
-from xorb_tools.loadgen import Load, LoadResult
+from xorb_tools.core import engine
+from xorb_tools.core.errors import XorbError
+from xorb_tools.deploy import bluegreen, deploylog
+from xorb_tools.deploy import stack as stack_mod
+from xorb_tools.rootfs import infra
+from xorb_tools.testing import sessions
+from xorb_tools.testing.loadgen import Load, LoadResult
 
 pytestmark = [pytest.mark.docker, pytest.mark.deploy]
 

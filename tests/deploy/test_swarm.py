@@ -25,9 +25,11 @@ from python_on_whales import Config, Secret, Volume
 
 from tests.conftest import free_ports
 from tests.deploy.conftest import Site
-from xorb_tools import deploylog, engine, services, sessions, swarm
-from xorb_tools import stack as stack_mod
-from xorb_tools.loadgen import Load, LoadResult
+from xorb_tools.core import engine, services
+from xorb_tools.deploy import deploylog, swarm
+from xorb_tools.deploy import stack as stack_mod
+from xorb_tools.testing import sessions
+from xorb_tools.testing.loadgen import Load, LoadResult
 
 pytestmark = [pytest.mark.docker, pytest.mark.deploy]
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from xorb_tools import base_image, engine, images, services, testinfra, workspace
-from xorb_tools.errors import XorbError
-from xorb_tools.services import ROOT, Project
+from xorb_tools.core import engine, images, services, workspace
+from xorb_tools.core.errors import XorbError
+from xorb_tools.core.services import ROOT, Project
+from xorb_tools.rootfs import base_image
+from xorb_tools.testing import testinfra
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.docker.conftest import copy_repo, image_id, run_inv
-from xorb_tools import cache
-from xorb_tools.services import Project
+from xorb_tools.build import cache
+from xorb_tools.core.services import Project
 
 pytestmark = pytest.mark.docker
 

@@ -7,8 +7,9 @@ import uuid
 import pytest
 
 from tests.docker.conftest import run_inv
-from xorb_tools import base_image, engine, images
-from xorb_tools.services import Project
+from xorb_tools.core import engine, images
+from xorb_tools.core.services import Project
+from xorb_tools.rootfs import base_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.docker.conftest import deps_steps_cached, image_id, run_inv
-from xorb_tools import cache
-from xorb_tools.services import Project
+from xorb_tools.build import cache
+from xorb_tools.core.services import Project
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.docker.conftest import run_inv
-from xorb_tools import engine
-from xorb_tools.images import MB
-from xorb_tools.services import ROOT
+from xorb_tools.core import engine
+from xorb_tools.core.images import MB
+from xorb_tools.core.services import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.engine_reset]
 

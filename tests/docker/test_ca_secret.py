@@ -12,8 +12,9 @@ import certifi
 import pytest
 
 from tests.docker.conftest import run_inv
-from xorb_tools import ca, engine, images, secrets_init
-from xorb_tools.services import Project
+from xorb_tools.core import ca, engine, images
+from xorb_tools.core.services import Project
+from xorb_tools.deploy import secrets_init
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

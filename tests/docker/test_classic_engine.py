@@ -1,6 +1,6 @@
 """Builds against a second, real dockerd configured like GitHub's ``ubuntu-24.04`` runner:
 the classic image store, its own socket, data root and network namespace
-(:mod:`xorb_tools.engines`), no image and no registry. The host's engine is never touched.
+(:mod:`xorb_tools.core.engines`), no image and no registry. The host's engine is never touched.
 
 On the classic store the docker driver cannot export a cache. With no BuildKit image to
 make a docker-container builder from (none can be pulled here), ``inv build`` must stop in
@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.docker.conftest import run_inv
-from xorb_tools import engine, engines, workflows
-from xorb_tools.services import ROOT
+from xorb_tools.core import engine, engines
+from xorb_tools.core.services import ROOT
+from xorb_tools.github import workflows
 
 pytestmark = pytest.mark.docker
 GHA_BUILD = workflows.Job("build", workflow=ROOT / "tests/fixtures/workflows/gha-build.yml")

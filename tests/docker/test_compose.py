@@ -19,9 +19,10 @@ import httpx
 import pytest
 
 from tests.docker.conftest import run_inv
-from xorb_tools import engine, stack
-from xorb_tools.poll import wait_for
-from xorb_tools.services import ROOT
+from xorb_tools.core import engine
+from xorb_tools.core.poll import wait_for
+from xorb_tools.core.services import ROOT
+from xorb_tools.deploy import stack
 
 pytestmark = pytest.mark.docker
 

@@ -11,8 +11,8 @@ import pytest
 from python_on_whales.exceptions import DockerException
 
 from tests.docker.conftest import copy_repo
-from xorb_tools import container_tests as ct
-from xorb_tools import engine, services
+from xorb_tools.core import engine, services
+from xorb_tools.testing import container_tests as ct
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.docker.conftest import deps_steps_cached, run_inv
-from xorb_tools import engine, images, registry
-from xorb_tools.services import Project
+from xorb_tools.core import engine, images, registry
+from xorb_tools.core.services import Project
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.order(-1)]
 

@@ -15,8 +15,9 @@ from python_on_whales import Container
 
 from tests.docker.conftest import uncompressed_mb
 from tests.elf import section_names
-from xorb_tools import engine, images, testinfra
-from xorb_tools.services import Project
+from xorb_tools.core import engine, images
+from xorb_tools.core.services import Project
+from xorb_tools.testing import testinfra
 
 pytestmark = pytest.mark.docker
 

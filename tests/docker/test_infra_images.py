@@ -1,5 +1,5 @@
 """The air-gapped infrastructure images, for real: built (or reused) with mmdebstrap and
-buildx, started by ``xorb_tools.testinfra`` and used through the real client libraries.
+buildx, started by ``xorb_tools.testing.testinfra`` and used through the real client libraries.
 
 Needs a Docker engine and root (mmdebstrap) the first time; later runs reuse the images.
 """
@@ -17,7 +17,9 @@ import redis
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
-from xorb_tools import engine, infra, testinfra
+from xorb_tools.core import engine
+from xorb_tools.rootfs import infra
+from xorb_tools.testing import testinfra
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1800)]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.docker.conftest import copy_repo, run_inv
-from xorb_tools import engine
-from xorb_tools.services import ROOT, Project
+from xorb_tools.core import engine
+from xorb_tools.core.services import ROOT, Project
 
 pytestmark = pytest.mark.docker
 

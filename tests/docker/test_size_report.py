@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.docker.conftest import run_inv, uncompressed_mb
-from xorb_tools.services import ROOT, Project
+from xorb_tools.core.services import ROOT, Project
 
 pytestmark = pytest.mark.docker
 

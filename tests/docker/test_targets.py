@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.docker.conftest import run_inv
-from xorb_tools import engine, stack
-from xorb_tools.services import ROOT, Project
+from xorb_tools.core import engine
+from xorb_tools.core.services import ROOT, Project
+from xorb_tools.deploy import stack
 
 pytestmark = pytest.mark.docker
 

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from tests.docker.conftest import run_inv
-from xorb_tools import engine, stack
+from xorb_tools.core import engine
+from xorb_tools.deploy import stack
 
 pytestmark = pytest.mark.e2e
 

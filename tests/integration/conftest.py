@@ -2,7 +2,7 @@
 Temporal (the API reaches workflows only through the orchestrator's HTTP API).
 
 Servers come from ``XORB_TEST_DATABASE_URL``, ``XORB_TEST_REDIS_URL`` and
-``XORB_TEST_TEMPORAL_HOST``; when they are unset, ``xorb_tools.testinfra.start()`` starts
+``XORB_TEST_TEMPORAL_HOST``; when they are unset, ``xorb_tools.testing.testinfra.start()`` starts
 them (imported only then). Services run as real subprocesses (``python -m worker`` ...)
 whose output goes to log files that :mod:`test_logs` (last) scans for secret values.
 """
@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from common.config_manager import build_config, reset_config_cache
 from common.health import HealthServer
 from common.settings import XorbConfig
-from xorb_tools.poll import wait_for
+from xorb_tools.core.poll import wait_for
 
 JWT_SECRET = "integration-jwt-secret-" + uuid.uuid4().hex
 RUN_ID = uuid.uuid4().hex[:8]
@@ -60,7 +60,7 @@ def infra() -> Iterator[Infra]:
     if all(urls):
         database_url, redis_url, temporal_host = (str(u) for u in urls)
     else:
-        from xorb_tools import testinfra  # written alongside; only needed without env vars
+        from xorb_tools.testing import testinfra  # written alongside; only needed without env vars
 
         started = testinfra.start()
         database_url, redis_url, temporal_host = (

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from api.app import create_app
 from common.health import HealthServer
 from common.settings import XorbConfig
-from xorb_tools.poll import wait_for
+from xorb_tools.core.poll import wait_for
 
 from .conftest import (
     Infra,

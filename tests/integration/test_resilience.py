@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from common.db import JobResult, create_db_engine, session_factory
 from common.settings import XorbConfig
-from xorb_tools.poll import wait_for
+from xorb_tools.core.poll import wait_for
 
 from .conftest import (
     JWT_SECRET,

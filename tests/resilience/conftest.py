@@ -21,8 +21,11 @@ import pytest
 
 from tests.conftest import free_ports
 from tests.resilience.platform import HERE, PREFIX, Platform
-from xorb_tools import build, resilience, services, stack
-from xorb_tools.errors import XorbError
+from xorb_tools import build
+from xorb_tools.core import services
+from xorb_tools.core.errors import XorbError
+from xorb_tools.deploy import stack
+from xorb_tools.testing import resilience
 
 ENVIRONMENT = "production"
 REPLICAS = {"XORB_API_REPLICAS": "3", "XORB_WORKER_REPLICAS": "2"}

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 from python_on_whales import Container
 
-from xorb_tools import stack as stack_mod
+from xorb_tools.deploy import stack as stack_mod
 
 HERE = Path(__file__).resolve().parent
 PREFIX = "xorb-resilience"

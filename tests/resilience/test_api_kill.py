@@ -13,9 +13,9 @@ import time
 import pytest
 
 from tests.resilience.platform import Platform, kill
-from xorb_tools import resilience
-from xorb_tools.loadgen import Load
-from xorb_tools.poll import wait_for
+from xorb_tools.core.poll import wait_for
+from xorb_tools.testing import resilience
+from xorb_tools.testing.loadgen import Load
 
 pytestmark = [pytest.mark.resilience, pytest.mark.order(2)]
 IN_FLIGHT = 1.0

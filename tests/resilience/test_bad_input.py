@@ -28,7 +28,7 @@ from python_on_whales import DockerClient
 
 from tests.docker.conftest import Inv, copy_repo, run_inv
 from tests.resilience.conftest import Boot
-from xorb_tools import engine, services
+from xorb_tools.core import engine, services
 
 pytestmark = [pytest.mark.resilience, pytest.mark.order(0)]
 

@@ -13,9 +13,10 @@ import pytest
 from tests.docker.conftest import run_inv
 from tests.resilience.conftest import LABEL
 from tests.resilience.platform import PREFIX, Platform
-from xorb_tools import resilience, stack
-from xorb_tools.loadgen import Load
-from xorb_tools.poll import wait_for
+from xorb_tools.core.poll import wait_for
+from xorb_tools.deploy import stack
+from xorb_tools.testing import resilience
+from xorb_tools.testing.loadgen import Load
 
 pytestmark = [pytest.mark.resilience, pytest.mark.order(-1)]  # last: it stops the stack
 

@@ -13,7 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from tests.resilience.platform import Platform
-from xorb_tools import resilience
+from xorb_tools.testing import resilience
 
 pytestmark = [pytest.mark.resilience, pytest.mark.order(8)]
 

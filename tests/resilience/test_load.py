@@ -10,8 +10,8 @@ import time
 import pytest
 
 from tests.resilience.platform import Platform
-from xorb_tools import resilience
-from xorb_tools.loadgen import Load, LoadResult
+from xorb_tools.testing import resilience
+from xorb_tools.testing.loadgen import Load, LoadResult
 
 pytestmark = [pytest.mark.resilience, pytest.mark.order(1)]
 

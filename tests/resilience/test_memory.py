@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.resilience.platform import Platform
-from xorb_tools import resilience
-from xorb_tools.poll import wait_for
+from xorb_tools.core.poll import wait_for
+from xorb_tools.testing import resilience
 
 pytestmark = [pytest.mark.resilience, pytest.mark.order(4)]
 

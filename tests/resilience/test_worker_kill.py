@@ -11,8 +11,8 @@ import time
 import pytest
 
 from tests.resilience.platform import QUEUE_NAME, Platform, kill
-from xorb_tools import resilience
-from xorb_tools.poll import wait_for
+from xorb_tools.core.poll import wait_for
+from xorb_tools.testing import resilience
 
 pytestmark = [pytest.mark.resilience, pytest.mark.order(3)]
 

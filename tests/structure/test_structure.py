@@ -1,4 +1,4 @@
-"""The container test suite (``xorb_tools.structure``) against the real images.
+"""The container test suite (``xorb_tools.quality.structure``) against the real images.
 
 Each category runs as its own test on our images; then the suite's CLI proves that breaking
 one property (an image that runs as root, an image over its budget) turns exactly that
@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from python_on_whales.exceptions import DockerException
 
-from xorb_tools import engine, structure
-from xorb_tools.services import ROOT
+from xorb_tools.core import engine
+from xorb_tools.core.services import ROOT
+from xorb_tools.quality import structure
 
 pytestmark = pytest.mark.docker
 
@@ -46,7 +47,7 @@ def test_category_passes_on_our_images(ctx: structure.Context, check: structure.
 
 @dataclass(frozen=True)
 class Suite:
-    """A finished ``python -m xorb_tools.structure`` run."""
+    """A finished ``python -m xorb_tools.quality.structure`` run."""
 
     code: int
     out: str
@@ -65,7 +66,7 @@ class Suite:
 def run_suite(*args: str) -> Suite:
     env = {k: v for k, v in os.environ.items() if k != "PYTHON_ON_WHALES_DEBUG"}
     proc = subprocess.run(
-        [sys.executable, "-m", "xorb_tools.structure", *args],
+        [sys.executable, "-m", "xorb_tools.quality.structure", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from xorb_tools import images
+from xorb_tools.core import images
 
 MB = images.MB  # decimal, like every size the project reports
 SCHEMA = 1

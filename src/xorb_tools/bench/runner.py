@@ -45,13 +45,17 @@ from typing import TypeVar
 
 from python_on_whales.exceptions import DockerException
 
-from xorb_tools import build, ca, engine, images, registry, services, sizereport, testinfra
+from xorb_tools import build
 from xorb_tools.bench import report, task_start
 from xorb_tools.bench.report import Figure, Target, pair_ratios
-from xorb_tools.cache import FINGERPRINT_FILE, dir_size
-from xorb_tools.errors import XorbError
-from xorb_tools.services import Project
-from xorb_tools.workspace import copy_repo
+from xorb_tools.build import planning
+from xorb_tools.build.cache import FINGERPRINT_FILE, dir_size
+from xorb_tools.core import ca, engine, images, registry, services
+from xorb_tools.core.errors import XorbError
+from xorb_tools.core.services import Project
+from xorb_tools.core.workspace import copy_repo
+from xorb_tools.quality import sizereport
+from xorb_tools.testing import testinfra
 
 PREFIX = "xorb-bench"
 VERSION = "bench"
@@ -176,7 +180,7 @@ class Bench:
         self.samples = Samples()
         self.client = engine.client()
         self.ca_bundle = ca.find(settings.ca_cert)
-        self.base, _ = build.resolve_base(self.project, None)
+        self.base, _ = planning.resolve_base(self.project, None)
         self.registry_ok, detail = registry.reachable(self.project.registry)
         if not self.registry_ok:
             self.samples.notes["fresh_registry"] = f"registry unreachable: {detail}"

@@ -12,7 +12,7 @@ from xorb_tools.tasks import workflows as workflow_tasks
 
 
 def _service_names() -> list[str]:
-    from xorb_tools import services
+    from xorb_tools.core import services
 
     return [svc.name for svc in services.load().services]
 

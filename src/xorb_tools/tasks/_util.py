@@ -13,7 +13,7 @@ from invoke.exceptions import Exit
 from rich.console import Console
 from rich.table import Table
 
-from xorb_tools.errors import XorbError
+from xorb_tools.core.errors import XorbError
 
 P = ParamSpec("P")
 R = TypeVar("R")

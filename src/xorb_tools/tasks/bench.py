@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
     report = lazy("xorb_tools.bench.report")
     runner = lazy("xorb_tools.bench.runner")
-from xorb_tools.services import ROOT
+from xorb_tools.core.services import ROOT
 from xorb_tools.tasks._util import console, user_errors
 
 

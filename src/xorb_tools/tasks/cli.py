@@ -19,7 +19,7 @@ from invoke.exceptions import Exit, UnexpectedExit
 from invoke.parser.context import ParserContext
 from invoke.program import Program
 
-from xorb_tools import errors
+from xorb_tools.core import errors
 
 SERVICE_FLAG = "--service"
 _installed: list[Callable[[Program], None]] = []
@@ -98,7 +98,7 @@ def install(services: Callable[[], Sequence[str]]) -> None:
     (:func:`rewrite`); ``services`` gives the known names. Before any task runs, the
     service table must load (a broken one stops every task with its one sentence, as it
     stops ``nox``); ``--list`` and ``--help`` still work. Whatever a task raises ends as
-    ``error: <one line>`` and exit 1 (:func:`xorb_tools.errors.describe`), 130 on Ctrl-C;
+    ``error: <one line>`` and exit 1 (:func:`xorb_tools.core.errors.describe`), 130 on Ctrl-C;
     ``XORB_DEBUG=1`` or invoke's ``--debug`` shows the traceback instead. Idempotent.
     """
     if _installed:

@@ -9,14 +9,14 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from xorb_tools import services
+from xorb_tools.core import services
 from xorb_tools.tasks._util import lazy
 
 if TYPE_CHECKING:
-    from xorb_tools import stack
+    from xorb_tools.deploy import stack
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
-    stack = lazy("xorb_tools.stack")
-from xorb_tools.errors import XorbError
+    stack = lazy("xorb_tools.deploy.stack")
+from xorb_tools.core.errors import XorbError
 from xorb_tools.tasks._util import console, user_errors
 
 

@@ -1,6 +1,6 @@
 """Deploy tasks: ``inv deploy`` (the collection's default), ``deploy.history``, ``rollback``
 and ``test``. Every deploy and rollback that got past its input checks is one record in the
-deploy log (:mod:`xorb_tools.deploylog`), whatever its outcome.
+deploy log (:mod:`xorb_tools.deploy.deploylog`), whatever its outcome.
 """
 
 from __future__ import annotations
@@ -12,19 +12,20 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from xorb_tools import services
+from xorb_tools.core import services
 from xorb_tools.tasks._util import lazy
 
 if TYPE_CHECKING:
-    from xorb_tools import bluegreen, deploylog, engine, smoke
-    from xorb_tools import stack as stack_mod
+    from xorb_tools.core import engine
+    from xorb_tools.deploy import bluegreen, deploylog, smoke
+    from xorb_tools.deploy import stack as stack_mod
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
-    bluegreen = lazy("xorb_tools.bluegreen")
-    deploylog = lazy("xorb_tools.deploylog")
-    engine = lazy("xorb_tools.engine")
-    smoke = lazy("xorb_tools.smoke")
-    stack_mod = lazy("xorb_tools.stack")
-from xorb_tools.errors import XorbError
+    bluegreen = lazy("xorb_tools.deploy.bluegreen")
+    deploylog = lazy("xorb_tools.deploy.deploylog")
+    engine = lazy("xorb_tools.core.engine")
+    smoke = lazy("xorb_tools.deploy.smoke")
+    stack_mod = lazy("xorb_tools.deploy.stack")
+from xorb_tools.core.errors import XorbError
 from xorb_tools.tasks._util import console, table, user_errors
 
 ENV_HELP = "staging | production (the stacks in compose/; development works too)"
@@ -81,13 +82,14 @@ def _recreate(environment: str, version: str | None, timeout: int, secrets_dir: 
 
 
 def _swarm(environment: str, version: str | None, timeout: int, secrets_dir: str | None) -> None:
-    """``docker stack deploy`` with a rolling update; ``xorb_tools.swarm`` logs the record."""
+    """``docker stack deploy`` with a rolling update (:mod:`xorb_tools.deploy.swarm` logs it)."""
     # The swarm engine's module, loaded only when asked for.
     try:
-        swarm = importlib.import_module("xorb_tools.swarm")
+        swarm = importlib.import_module("xorb_tools.deploy.swarm")
     except ModuleNotFoundError:
         raise bluegreen.NothingChanged(
-            "The swarm engine (xorb_tools.swarm) is not in this checkout: use --engine compose."
+            "The swarm engine (xorb_tools.deploy.swarm) is not in this checkout: "
+            "use --engine compose."
         ) from None
     tag = version or stack_mod.image_tag(environment)
     result = swarm.deploy(

@@ -11,10 +11,10 @@ from invoke.tasks import task
 from xorb_tools.tasks._util import lazy
 
 if TYPE_CHECKING:
-    from xorb_tools import doctor as checks
+    from xorb_tools.quality import doctor as checks
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
-    checks = lazy("xorb_tools.doctor")
-from xorb_tools import services
+    checks = lazy("xorb_tools.quality.doctor")
+from xorb_tools.core import services
 from xorb_tools.tasks._util import table, user_errors
 
 MARK = {"ok": "ok", "warning": "warning", "missing": "MISSING", "skipped": "skipped"}

@@ -7,18 +7,19 @@ from typing import TYPE_CHECKING
 from invoke.context import Context
 from invoke.tasks import task
 
-from xorb_tools import services
+from xorb_tools.core import services
 from xorb_tools.tasks._util import lazy
 
 if TYPE_CHECKING:
-    from xorb_tools import base_image, infra, release
     from xorb_tools import build as build_mod
+    from xorb_tools.build import release
+    from xorb_tools.rootfs import base_image, infra
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
-    base_image = lazy("xorb_tools.base_image")
-    infra = lazy("xorb_tools.infra")
-    release = lazy("xorb_tools.release")
+    base_image = lazy("xorb_tools.rootfs.base_image")
+    infra = lazy("xorb_tools.rootfs.infra")
+    release = lazy("xorb_tools.build.release")
     build_mod = lazy("xorb_tools.build")
-from xorb_tools.errors import XorbError
+from xorb_tools.core.errors import XorbError
 from xorb_tools.tasks._util import console, split_names, table, user_errors
 
 MB = 1_000_000

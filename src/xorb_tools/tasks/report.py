@@ -1,6 +1,6 @@
 """Report tasks: ``security-scan`` (trivy + hadolint) and ``size-report`` (sizes, layers,
-shared bytes, dive, budgets). The logic lives in ``xorb_tools.scan`` and
-``xorb_tools.sizereport``."""
+shared bytes, dive, budgets). The logic lives in ``xorb_tools.quality.scan`` and
+``xorb_tools.quality.sizereport``."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from invoke.context import Context
 from invoke.tasks import task
 from rich.console import Console
 
-from xorb_tools import services
+from xorb_tools.core import services
 from xorb_tools.tasks._util import lazy
 
 if TYPE_CHECKING:
-    from xorb_tools import scan, sizereport
+    from xorb_tools.quality import scan, sizereport
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
-    scan = lazy("xorb_tools.scan")
-    sizereport = lazy("xorb_tools.sizereport")
-from xorb_tools.errors import XorbError
+    scan = lazy("xorb_tools.quality.scan")
+    sizereport = lazy("xorb_tools.quality.sizereport")
+from xorb_tools.core.errors import XorbError
 from xorb_tools.tasks._util import console, split_names, table, user_errors
 
 MB = 1_000_000  # as sizereport's

@@ -18,12 +18,12 @@ from invoke.tasks import task
 from xorb_tools.tasks._util import lazy
 
 if TYPE_CHECKING:
-    from xorb_tools import engine as engine_mod
-    from xorb_tools import stack as stack_mod
+    from xorb_tools.core import engine as engine_mod
+    from xorb_tools.deploy import stack as stack_mod
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
-    engine_mod = lazy("xorb_tools.engine")
-    stack_mod = lazy("xorb_tools.stack")
-from xorb_tools.errors import XorbError
+    engine_mod = lazy("xorb_tools.core.engine")
+    stack_mod = lazy("xorb_tools.deploy.stack")
+from xorb_tools.core.errors import XorbError
 from xorb_tools.tasks._util import console, split_names, table, user_errors
 
 ENV_HELP = "development | production (the stacks in compose/)"
@@ -172,7 +172,7 @@ def scale(
     pairs = split_names([scales]) + tuple(shlex.split(c.remainder or ""))
     wanted = stack_mod.parse_scales(pairs)
     if engine == "swarm":
-        from xorb_tools import swarm
+        from xorb_tools.deploy import swarm
 
         states = swarm.scale(environment, wanted, timeout=timeout)
         table(

@@ -1,5 +1,5 @@
 """Swarm tasks: ``swarm.init`` and ``swarm.leave`` (``inv deploy --engine swarm`` deploys,
-``inv scale --engine swarm`` scales; see :mod:`xorb_tools.swarm`)."""
+``inv scale --engine swarm`` scales; see :mod:`xorb_tools.deploy.swarm`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from invoke.tasks import task
 from xorb_tools.tasks._util import lazy
 
 if TYPE_CHECKING:
-    from xorb_tools import swarm
+    from xorb_tools.deploy import swarm
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
-    swarm = lazy("xorb_tools.swarm")
+    swarm = lazy("xorb_tools.deploy.swarm")
 from xorb_tools.tasks._util import console, user_errors
 
 

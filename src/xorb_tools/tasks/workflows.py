@@ -11,16 +11,16 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from xorb_tools import services
+from xorb_tools.core import services
 from xorb_tools.tasks._util import lazy
 
 if TYPE_CHECKING:
-    from xorb_tools import actions
-    from xorb_tools import workflows as wf
+    from xorb_tools.github import actions
+    from xorb_tools.github import workflows as wf
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
-    actions = lazy("xorb_tools.actions")
-    wf = lazy("xorb_tools.workflows")
-from xorb_tools.errors import XorbError
+    actions = lazy("xorb_tools.github.actions")
+    wf = lazy("xorb_tools.github.workflows")
+from xorb_tools.core.errors import XorbError
 from xorb_tools.tasks._util import console, user_errors
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from xorb_tools.bench import report, runner
 from xorb_tools.bench.report import Figure, Stats, Target
-from xorb_tools.errors import XorbError
+from xorb_tools.core.errors import XorbError
 
 
 def test_stats_are_median_min_max() -> None:
@@ -284,7 +284,7 @@ def test_dependency_change_locks_offline_then_asks_the_index(
 
 def test_task_start_figure_measures_real_runs_against_the_bare_interpreter() -> None:
     from xorb_tools.bench import task_start
-    from xorb_tools.services import ROOT
+    from xorb_tools.core.services import ROOT
 
     fig = task_start.figure(ROOT, pairs=2)
     assert len(fig.ours_samples) == 2 and len(fig.baseline_samples) == 2

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from common.settings import FALLBACK_VERSION
-from xorb_tools import bluegreen
-from xorb_tools import stack as stack_mod
-from xorb_tools.errors import XorbError
-from xorb_tools.services import ROOT
+from xorb_tools.core.errors import XorbError
+from xorb_tools.core.services import ROOT
+from xorb_tools.deploy import bluegreen
+from xorb_tools.deploy import stack as stack_mod
 
 
 @pytest.fixture(autouse=True)

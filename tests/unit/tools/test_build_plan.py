@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from xorb_tools import build, ca, cache, inputs, secrets_init, services
-from xorb_tools.errors import XorbError
+from xorb_tools import build
+from xorb_tools.build import cache, execution
+from xorb_tools.core import ca, inputs, services
+from xorb_tools.core.errors import XorbError
+from xorb_tools.deploy import secrets_init
 
 API = services.load().service("api")
 
@@ -186,7 +189,7 @@ def test_ca_bundle_lookup_order(tmp_path: Path) -> None:
 
 def test_step_counter_counts_the_steps_a_build_did_not_run_out_of_the_dockerfiles() -> None:
     totals = {"api": {"base": 2, "production": 3}, "worker": {"base": 2, "production": 3}}
-    counter = build._StepCounter(["api", "worker"], None, totals, {"production"})
+    counter = execution._StepCounter(["api", "worker"], None, totals, {"production"})
     for line in [
         "#1 [internal] load build definition from bake.json",
         "#1 DONE 0.0s",
@@ -203,15 +206,15 @@ def test_step_counter_counts_the_steps_a_build_did_not_run_out_of_the_dockerfile
     # Totals come from the Dockerfile: the same whatever BuildKit reported this time.
     assert counter.counts("api") == (4, 5)  # ran: base 2/2
     assert counter.counts("worker") == (2, 5)  # ran: base 2/2 (shared), production 1/3, 2/3
-    noop = build._StepCounter(["api"], "api", {"api": totals["api"]})
+    noop = execution._StepCounter(["api"], "api", {"api": totals["api"]})
     noop.feed("#5 [production 3/3] RUN python3 -m compileall -q /app/src")
     noop.feed("#5 CACHED")
     assert noop.counts("api") == (5, 5)
 
 
 def test_dockerfile_steps_per_target_match_what_buildkit_numbers() -> None:
-    from xorb_tools import dockerfile
-    from xorb_tools.services import ROOT
+    from xorb_tools.build import dockerfile
+    from xorb_tools.core.services import ROOT
 
     steps = dockerfile.needed(ROOT / "docker" / "Dockerfile", "production")
     # BuildKit labels these [base 1/2] FROM, [production 3/3] RUN, [deps-service 1/1] ...
@@ -238,7 +241,7 @@ _RACE_TAIL = [
 
 
 def test_a_broken_concurrent_cache_export_is_recognised() -> None:
-    assert build.export_race(_RACE_TAIL)
+    assert execution.export_race(_RACE_TAIL)
 
 
 @pytest.mark.parametrize(
@@ -250,16 +253,16 @@ def test_a_broken_concurrent_cache_export_is_recognised() -> None:
     ],
 )
 def test_other_build_failures_are_not_retried(tail: list[str]) -> None:
-    assert not build.export_race(tail)
+    assert not execution.export_race(tail)
 
 
 def test_the_inputs_fingerprint_ignores_where_the_cache_goes() -> None:
     target = {"target": "production", "args": {"SERVICE": "api"}, "cache-to": ["type=local"]}
     to = {"type": "local", "dest": "/c/api.new-1", "mode": "max", "compression": "zstd"}
-    same = build.fingerprint(target, to, "ctx", "base")
-    assert build.fingerprint(target, {**to, "dest": "/c/api.new-2"}, "ctx", "base") == same
+    same = execution.fingerprint(target, to, "ctx", "base")
+    assert execution.fingerprint(target, {**to, "dest": "/c/api.new-2"}, "ctx", "base") == same
     other_args = {**target, "args": {"SERVICE": "worker"}}
-    assert build.fingerprint(other_args, to, "ctx", "base") != same
-    assert build.fingerprint(target, {**to, "compression": "gzip"}, "ctx", "base") != same
-    assert build.fingerprint(target, to, "ctx2", "base") != same
-    assert build.fingerprint(target, to, "ctx", "base2") != same
+    assert execution.fingerprint(other_args, to, "ctx", "base") != same
+    assert execution.fingerprint(target, {**to, "compression": "gzip"}, "ctx", "base") != same
+    assert execution.fingerprint(target, to, "ctx2", "base") != same
+    assert execution.fingerprint(target, to, "ctx", "base2") != same

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from xorb_tools import cache, context, registry, services
-from xorb_tools.errors import XorbError
+from xorb_tools.build import cache, context
+from xorb_tools.core import registry, services
+from xorb_tools.core.errors import XorbError
 
 API = services.load().service("api")
 INDEX = "application/vnd.oci.image.index.v1+json"
@@ -143,7 +144,7 @@ def test_a_dockerfile_specific_ignore_file_wins(tmp_path: Path) -> None:
 
 
 class FakeRegistry:
-    """Tags and inputs markers of one repository, as :mod:`xorb_tools.registry` sees them."""
+    """Tags and inputs markers of one repository, as :mod:`xorb_tools.core.registry` sees them."""
 
     def __init__(self) -> None:
         self.tags: dict[str, str] = {}

@@ -8,7 +8,7 @@ import sys
 import pytest
 from invoke.exceptions import Exit
 
-from xorb_tools.services import ROOT, load
+from xorb_tools.core.services import ROOT, load
 from xorb_tools.tasks import cli, namespace
 
 NAMES = [svc.name for svc in load().services]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from xorb_tools import deploylog
-from xorb_tools.errors import XorbError
+from xorb_tools.core.errors import XorbError
+from xorb_tools.deploy import deploylog
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from xorb_tools import doctor, engine
-from xorb_tools.images import MB
+from xorb_tools.core import engine
+from xorb_tools.core.images import MB
+from xorb_tools.quality import doctor
 
 
 def _store(tmp_path: Path, size: int) -> Path:

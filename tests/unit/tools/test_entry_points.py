@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from xorb_tools import stack
-from xorb_tools.services import ROOT
+from xorb_tools.core.services import ROOT
+from xorb_tools.deploy import stack
 
 # The interpreter the project's venv was made from: it does not have the project installed.
 PLAIN = getattr(sys, "_base_executable", sys.executable)

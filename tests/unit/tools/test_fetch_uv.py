@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from xorb_tools.services import ROOT
+from xorb_tools.core.services import ROOT
 
 TOOL = ROOT / "docker" / "fetch-uv.py"
 VERSION = "9.9.9"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from xorb_tools.services import ROOT
+from xorb_tools.core.services import ROOT
 
 BIN = Path(sys.executable).parent
 

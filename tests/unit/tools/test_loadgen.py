@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from xorb_tools.loadgen import Load, LoadResult, Sample
+from xorb_tools.testing.loadgen import Load, LoadResult, Sample
 
 
 class _Handler(BaseHTTPRequestHandler):

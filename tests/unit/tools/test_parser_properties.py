@@ -11,8 +11,10 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from xorb_tools import inputs, sizereport, stack
-from xorb_tools.errors import XorbError
+from xorb_tools.core import inputs
+from xorb_tools.core.errors import XorbError
+from xorb_tools.deploy import stack
+from xorb_tools.quality import sizereport
 
 TEXT = st.text(max_size=140)
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from xorb_tools.services import ROOT
+from xorb_tools.core.services import ROOT
 
 
 def _readme_test_command() -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from common import secret_rules
 from common.log import configure_logging, get_logger, register_secret
-from xorb_tools import secrets_init
+from xorb_tools.deploy import secrets_init
 
 RENDERERS = ["json", "console"]
 UNREGISTERED = {

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from xorb_tools import scan
-from xorb_tools.errors import XorbError
+from xorb_tools.core.errors import XorbError
+from xorb_tools.quality import scan
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "scanner-output"
 TODAY = dt.date(2026, 1, 15)

@@ -10,8 +10,8 @@ from tests.docker.conftest import run_inv
 
 from common import secret_rules
 from common.settings import SECTIONS
-from xorb_tools import secrets_init, stack
-from xorb_tools.services import ROOT
+from xorb_tools.core.services import ROOT
+from xorb_tools.deploy import secrets_init, stack
 
 RULES = secret_rules.load()
 

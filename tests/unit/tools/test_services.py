@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from xorb_tools import services
-from xorb_tools.errors import XorbError
+from xorb_tools.core import services
+from xorb_tools.core.errors import XorbError
 
 
 def test_table_has_the_three_services_with_budgets() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from xorb_tools import sessions, stack
+from xorb_tools.deploy import stack
+from xorb_tools.testing import sessions
 
 
 def test_tests_alone_need_the_test_infrastructure() -> None:

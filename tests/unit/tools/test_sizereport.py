@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from xorb_tools import sizereport as sr
-from xorb_tools.errors import XorbError
+from xorb_tools.core.errors import XorbError
+from xorb_tools.quality import sizereport as sr
 
 MB = sr.MB
 

@@ -15,9 +15,10 @@ from cryptography import x509
 from common import secret_rules
 from common.config_manager import load_file
 from common.settings import SECTIONS
-from xorb_tools import infra, secrets_init, stack
-from xorb_tools.errors import XorbError
-from xorb_tools.services import ROOT
+from xorb_tools.core.errors import XorbError
+from xorb_tools.core.services import ROOT
+from xorb_tools.deploy import secrets_init, stack
+from xorb_tools.rootfs import infra
 
 
 @pytest.mark.parametrize("environment", ["development", "production"])

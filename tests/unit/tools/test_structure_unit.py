@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from xorb_tools import structure
-from xorb_tools.errors import XorbError
+from xorb_tools.core.errors import XorbError
+from xorb_tools.quality import structure
 
 FAKE_KEY_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7" * 2
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from xorb_tools import stack as stack_mod
-from xorb_tools import swarm
-from xorb_tools.errors import XorbError
+from xorb_tools.core.errors import XorbError
+from xorb_tools.deploy import stack as stack_mod
+from xorb_tools.deploy import swarm
 
 APP = frozenset({"xorb/api", "xorb/orchestrator", "xorb/worker"})
 

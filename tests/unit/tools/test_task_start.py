@@ -6,7 +6,9 @@ import inspect
 import subprocess
 import sys
 
-from xorb_tools import actions, bluegreen, scan, stack
+from xorb_tools.deploy import bluegreen, stack
+from xorb_tools.github import actions
+from xorb_tools.quality import scan
 from xorb_tools.tasks import deploy, report, workflows
 from xorb_tools.tasks import stack as stack_tasks
 

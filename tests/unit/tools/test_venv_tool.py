@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.elf import section_names
 
-from xorb_tools.services import ROOT
+from xorb_tools.core.services import ROOT
 
 TOOL = ROOT / "docker" / "venv-tool.py"
 

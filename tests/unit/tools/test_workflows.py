@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xorb_tools import actions, gha, workflows
-from xorb_tools.errors import XorbError
-from xorb_tools.services import ROOT
+from xorb_tools.build import gha
+from xorb_tools.core.errors import XorbError
+from xorb_tools.core.services import ROOT
+from xorb_tools.github import actions, workflows
 
 WORKFLOW_FILES = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
