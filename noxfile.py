@@ -43,12 +43,13 @@ SERVICES = [svc.name for svc in PROJECT.services]
 
 @nox.session(tags=["fast"])
 def lint(session: nox.Session) -> None:
-    """ruff, mypy, hadolint, shellcheck, compose config and workflow checks."""
+    """ruff, mypy, import layers, hadolint, shellcheck, compose config and workflow checks."""
     groups = ("api", "orchestrator", "worker", "vault", "tools", "test", "lint", "typing")
     s.sync(session, *groups, "workflows")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    session.run("lint-imports", "--no-cache")  # the layers contract in pyproject.toml
     session.run("hadolint", "--config", ".hadolint.yaml", *s.dockerfiles())
     session.run("shellcheck", *s.shell_scripts())
     for compose_file in s.compose_files():

@@ -22,10 +22,9 @@ import pytest
 from tests.conftest import free_ports
 from tests.deploy.conftest import Site
 from tests.docker.conftest import Inv, run_inv
-from xorb_tools.core import engine
+from xorb_tools.core import engine, names
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import bluegreen, deploylog
-from xorb_tools.deploy import stack as stack_mod
 from xorb_tools.rootfs import infra
 from xorb_tools.testing import sessions
 from xorb_tools.testing.loadgen import Load, LoadResult
@@ -100,7 +99,7 @@ def site(
     state = tmp_path_factory.mktemp("state")
     http, https, prometheus, grafana = free_ports(4)
     env = {
-        stack_mod.PROJECT_PREFIX_VAR: PREFIX,
+        names.PROJECT_PREFIX_VAR: PREFIX,
         "XORB_STATE_DIR": str(state),
         "XORB_HTTP_PORT": http,
         "XORB_HTTPS_PORT": https,

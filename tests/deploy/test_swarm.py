@@ -25,7 +25,7 @@ from python_on_whales import Config, Secret, Volume
 
 from tests.conftest import free_ports
 from tests.deploy.conftest import Site
-from xorb_tools.core import engine, services
+from xorb_tools.core import engine, names, services
 from xorb_tools.deploy import deploylog, swarm
 from xorb_tools.deploy import stack as stack_mod
 from xorb_tools.testing import sessions
@@ -133,7 +133,7 @@ def site(
     override.write_text(FAST_HEALTH, encoding="utf-8")
     http, https, prometheus, grafana = free_ports(4)
     env = {
-        stack_mod.PROJECT_PREFIX_VAR: PREFIX,
+        names.PROJECT_PREFIX_VAR: PREFIX,
         stack_mod.OVERRIDES_VAR: str(override),
         "XORB_STATE_DIR": str(tmp / "state"),
         "XORB_HTTP_PORT": http,

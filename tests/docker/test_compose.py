@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.docker.conftest import run_inv
-from xorb_tools.core import engine
+from xorb_tools.core import engine, names
 from xorb_tools.core.poll import wait_for
 from xorb_tools.core.services import ROOT
 from xorb_tools.deploy import stack
@@ -46,7 +46,7 @@ PROD_ENV = {
 
 
 def project_containers(environment: str, all_: bool = True) -> list[str]:
-    label = f"com.docker.compose.project={stack.project_name(environment)}"
+    label = f"com.docker.compose.project={names.project_name(environment)}"
     found = engine.client().container.list(all=all_, filters={"label": label})
     return [c.name for c in found]
 

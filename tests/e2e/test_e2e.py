@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from tests.docker.conftest import run_inv
-from xorb_tools.core import engine
-from xorb_tools.deploy import stack
+from xorb_tools.core import engine, names
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +57,7 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     finally:
         down = run_inv("down", "--environment", "development", "--volumes", env=PORTS)
         assert down.code == 0, down.out
-        label = f"com.docker.compose.project={stack.project_name('development')}"
+        label = f"com.docker.compose.project={names.project_name('development')}"
         assert engine.client().container.list(all=True, filters={"label": label}) == []
         assert engine.client().volume.list(filters={"label": label}) == []
 

@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import free_ports
 from tests.resilience.platform import HERE, PREFIX, Platform
 from xorb_tools import build
-from xorb_tools.core import services
+from xorb_tools.core import names, services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import stack
 from xorb_tools.testing import resilience
@@ -95,7 +95,7 @@ def report() -> None:
 def boot(tmp_path_factory: pytest.TempPathFactory, report: None) -> Iterator[Boot]:
     secrets_dir = tmp_path_factory.mktemp("secrets") / "secrets"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(stack.PROJECT_PREFIX_VAR, PREFIX)
+        patch.setenv(names.PROJECT_PREFIX_VAR, PREFIX)
         stack.init_secrets(ENVIRONMENT, secrets_dir)
         started = Boot(secrets_dir)
         try:

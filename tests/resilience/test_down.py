@@ -13,8 +13,8 @@ import pytest
 from tests.docker.conftest import run_inv
 from tests.resilience.conftest import LABEL
 from tests.resilience.platform import PREFIX, Platform
+from xorb_tools.core import names
 from xorb_tools.core.poll import wait_for
-from xorb_tools.deploy import stack
 from xorb_tools.testing import resilience
 from xorb_tools.testing.loadgen import Load
 
@@ -49,7 +49,7 @@ def test_inv_down_lets_in_flight_requests_and_jobs_finish(platform: Platform) ->
         marks = [load.now(), enqueue.now()]  # the same instant on each run's clock
         begun = time.monotonic()
         result = run_inv(
-            "down", "--environment", "production", env={stack.PROJECT_PREFIX_VAR: PREFIX}
+            "down", "--environment", "production", env={names.PROJECT_PREFIX_VAR: PREFIX}
         )
         took = time.monotonic() - begun
     assert result.code == 0, result.out

@@ -18,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from xorb_tools.build.execution import build_environment as build_environment
     from xorb_tools.build.execution import run as run
     from xorb_tools.build.execution import write_report as write_report
     from xorb_tools.build.planning import BuildPlan as BuildPlan
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from xorb_tools.build.planning import tags_for as tags_for
 
 _FROM = {
+    "build_environment": "execution",
     "run": "execution",
     "write_report": "execution",
     "BuildPlan": "planning",

@@ -21,8 +21,16 @@ from typing import Any
 from python_on_whales.exceptions import DockerException
 
 from xorb_tools.build import context, dockerfile, progress
-from xorb_tools.build.planning import DOCKERFILE, BuildPlan, ImageBuild, Result
-from xorb_tools.core import engine, images
+from xorb_tools.build.planning import (
+    DOCKERFILE,
+    NATURAL_TARGET,
+    BuildPlan,
+    ImageBuild,
+    Options,
+    Result,
+    plan,
+)
+from xorb_tools.core import engine, images, services
 from xorb_tools.core.errors import XorbError
 
 _VERTEX = re.compile(r"^#(\d+) \[(?:(\S+) )?([^\]]*)\]")
@@ -361,3 +369,12 @@ def _result(
     size = 0 if pushed else images.uncompressed_size(tag)
     cached, total = counter.counts(b.service.name)
     return Result(b.service.name, tag, digest, size, seconds, cached, total)
+
+
+def build_environment(environment: str) -> None:
+    """Build ``environment``'s service images as ``inv build --environment E`` does by
+    default (its natural target, cache ``auto``), quietly: what ``inv up`` and ``inv
+    deploy`` hand to the stack code for images a fresh host does not have yet."""
+    target = NATURAL_TARGET.get(environment, "production")
+    options = Options(environment=environment, target=target)
+    run(plan(services.load(), options), echo=False)

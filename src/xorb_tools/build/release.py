@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from python_on_whales.exceptions import DockerException
 
 from xorb_tools.build import cache
-from xorb_tools.core import engine, inputs, registry
+from xorb_tools.core import engine, inputs, names, registry
 from xorb_tools.core.errors import XorbError
 from xorb_tools.core.services import Project
-from xorb_tools.deploy import stack
 
 LABEL_ENVIRONMENT = "io.xorb.environment"
 
@@ -80,7 +79,7 @@ def clean(
     project.check_environment(environment)
     engine.require_daemon()
     client = engine.client()
-    compose_project = f"xorb-{environment}"
+    compose_project = names.project_name(environment)
     removed: list[tuple[str, str]] = []
     containers = client.container.list(
         all=True, filters={"label": f"com.docker.compose.project={compose_project}"}
@@ -95,7 +94,7 @@ def clean(
     removed += [("volume", v.name) for v in volumes]
     # The env files compose read for this project (one per set of variables, see
     # stack.Stack.env_file); kept while any of its containers still runs.
-    env_files = [] if len(stopped) < len(containers) else stack.env_files(compose_project)
+    env_files = [] if len(stopped) < len(containers) else names.env_files(compose_project)
     removed += [("compose env file", str(p)) for p in env_files]
     local = cache.cache_root(project.root) / environment
     if local.exists():

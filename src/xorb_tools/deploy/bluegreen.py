@@ -49,7 +49,7 @@ import filelock
 from python_on_whales import Container
 from python_on_whales.exceptions import DockerException
 
-from xorb_tools.core import engine, inputs, services
+from xorb_tools.core import engine, inputs, names, services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import deploylog
 from xorb_tools.deploy import stack as stack_mod
@@ -151,7 +151,7 @@ class State:
 
 
 def state_path(environment: str) -> Path:
-    return deploylog.state_dir() / "bluegreen" / f"{stack_mod.project_name(environment)}.json"
+    return deploylog.state_dir() / "bluegreen" / f"{names.project_name(environment)}.json"
 
 
 def load_state(environment: str) -> State:
@@ -216,7 +216,7 @@ class ColourStack(stack_mod.Stack):
 
     @property
     def project(self) -> str:
-        return f"{stack_mod.project_name(self.environment)}-{self.colour}"
+        return f"{names.project_name(self.environment)}-{self.colour}"
 
 
 def colour_stack(base: stack_mod.Stack, colour: str, version: str) -> ColourStack:
@@ -446,7 +446,9 @@ class Outcome:
     seconds: float
 
 
-def ensure_base(base: stack_mod.Stack, timeout: int) -> None:
+def ensure_base(
+    base: stack_mod.Stack, timeout: int, build: stack_mod.ImageBuilder | None = None
+) -> None:
     """Start the stack's services other than api and nginx unless they all run healthy."""
     config = stack_mod.preflight(base)
     wanted = sorted(set(config.get("services") or {}) - NOT_BASE)
@@ -457,7 +459,7 @@ def ensure_base(base: stack_mod.Stack, timeout: int) -> None:
     }
     if all(name in current for name in wanted):
         return
-    stack_mod.build_missing(base, config)
+    stack_mod.ensure_images(base, config, build)
     stack_mod.switch_dir(base.environment, create=True)  # nginx mounts it
     _say(f"starting {base.project}: {', '.join(wanted)}")
     with engine.docker_errors(f"Starting {base.project}"):
@@ -498,8 +500,10 @@ def deploy(
     secrets_dir: str | Path | None = None,
     timeout: float = TIMEOUT,
     drain: float = DRAIN_SECONDS,
+    build: stack_mod.ImageBuilder | None = None,
 ) -> Outcome:
-    """Deploy ``xorb/api:<version>`` to the idle colour and switch nginx to it."""
+    """Deploy ``xorb/api:<version>`` to the idle colour and switch nginx to it (missing
+    images of the stack's other services are built by ``build``, when given)."""
     check_version(version)
     stack_mod.compose_file(environment)  # an environment without a stack: one sentence
     engine.require_daemon()
@@ -509,7 +513,7 @@ def deploy(
         base = stack_mod.open_stack(environment, secrets_dir=secrets_dir)
         state = load_state(environment)
         _say(f"checking {base.project}")
-        ensure_base(base, int(max(timeout, stack_mod.WAIT_TIMEOUT)))
+        ensure_base(base, int(max(timeout, stack_mod.WAIT_TIMEOUT)), build)
         live = state.live  # the state on disk decides; its containers may be down
         target = other(live)
         new = colour_stack(base, target, version)

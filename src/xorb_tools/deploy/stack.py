@@ -18,16 +18,15 @@ import hashlib
 import os
 import re
 import sys
-import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from python_on_whales import DockerClient
 
-from xorb_tools.core import engine, services
+from xorb_tools.core import engine, names, services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import secrets_init
 from xorb_tools.rootfs import infra
@@ -35,9 +34,10 @@ from xorb_tools.rootfs import infra
 ROOT = services.ROOT
 COMPOSE_DIR = ROOT / "compose"
 BASE_FILE = COMPOSE_DIR / "docker-compose.yml"
-ENV_DIR = Path(tempfile.gettempdir()) / f"xorb-compose-{os.getuid()}"
 """Outside the checkout: the env files are derived (named by their content), and a command
 that fails must not leave files in the working tree."""
+ImageBuilder = Callable[[str], object]
+"""Builds an environment's service images as ``inv build --environment E`` does."""
 GRAFANA = "grafana"
 GRAFANA_DEFAULT = "grafana/grafana:11.3.0"
 WAIT_TIMEOUT = 300
@@ -48,8 +48,6 @@ INFRA: dict[str, tuple[str, ...]] = {
     "staging": ("postgres", "redis", "temporal", "prometheus", "nginx"),
     "production": ("postgres", "redis", "temporal", "prometheus", "nginx"),
 }
-PROJECT_PREFIX_VAR = "XORB_PROJECT_PREFIX"
-"""Compose project prefix (default ``xorb``): tests run their own stacks beside the real one."""
 SWITCH_DIR_VAR = "XORB_NGINX_SWITCH_DIR"
 """Compose variable: the folder nginx includes ``*.conf`` from (the blue-green upstream)."""
 OVERRIDES_VAR = "XORB_COMPOSE_OVERRIDES"
@@ -88,17 +86,6 @@ def _private_dir(path: Path) -> None:
         raise XorbError(f"{path} is not a private folder of this user: remove it and retry.")
 
 
-def env_files(project: str, env_dir: Path = ENV_DIR) -> list[Path]:
-    """The env files written for compose project ``project`` (see :attr:`Stack.env_file`)."""
-    name = re.compile(rf"{re.escape(project)}-[0-9a-f]{{12}}\.env")
-    return sorted(p for p in env_dir.glob(f"{project}-*.env") if name.fullmatch(p.name))
-
-
-def project_name(environment: str) -> str:
-    """The compose project (``inv clean`` removes containers labelled with it)."""
-    return f"{os.environ.get(PROJECT_PREFIX_VAR) or 'xorb'}-{environment}"
-
-
 def switch_dir(environment: str, *, create: bool = False) -> Path:
     """The folder (0755) mounted into nginx whose ``*.conf`` pick the live blue-green colour.
 
@@ -107,7 +94,7 @@ def switch_dir(environment: str, *, create: bool = False) -> Path:
     """
     from xorb_tools.deploy import deploylog
 
-    path = deploylog.state_dir(create=create) / project_name(environment) / "nginx"
+    path = deploylog.state_dir(create=create) / names.project_name(environment) / "nginx"
     if create:
         path.mkdir(parents=True, exist_ok=True)
         path.chmod(0o755)
@@ -162,7 +149,7 @@ class Stack:
 
     @property
     def project(self) -> str:
-        return project_name(self.environment)
+        return names.project_name(self.environment)
 
     @property
     def env_file(self) -> Path:
@@ -173,13 +160,13 @@ class Stack:
         or a half-written file, and compose then fell back to the defaults.
         """
         digest = hashlib.sha256(env_lines(self.variables).encode()).hexdigest()[:12]
-        return ENV_DIR / f"{self.project}-{digest}.env"
+        return names.ENV_DIR / f"{self.project}-{digest}.env"
 
     @property
     def docker(self) -> DockerClient:
         """The python-on-whales client bound to this compose project."""
         if self._docker is None:
-            _private_dir(ENV_DIR)
+            _private_dir(names.ENV_DIR)
             path = self.env_file
             staging = path.with_name(f".{path.name}.{os.getpid()}")
             staging.write_text(env_lines(self.variables), encoding="utf-8")
@@ -383,11 +370,13 @@ def up(
     wait: bool = True,
     scales: Mapping[str, int] | None = None,
     timeout: int = WAIT_TIMEOUT,
+    build: ImageBuilder | None = None,
 ) -> None:
-    """Start (or update) ``names`` (default all), waiting until every one is healthy."""
+    """Start (or update) ``names`` (default all), waiting until every one is healthy;
+    missing service images are built by ``build`` (see :func:`ensure_images`)."""
     config = preflight(stack)
     check_services(config, list(dict.fromkeys([*names, *(scales or {})])))
-    build_missing(stack, config)  # a fresh host has no service images yet
+    ensure_images(stack, config, build)  # a fresh host has no service images yet
     switch_dir(stack.environment, create=True)  # nginx mounts it
     _say(f"starting {stack.project} ({stack.file.relative_to(ROOT)})")
     with engine.docker_errors(f"Starting {stack.project}"):
@@ -458,18 +447,20 @@ def missing_images(stack: Stack, config: Mapping[str, Any]) -> list[str]:
     return sorted(r for r in refs if not docker.image.exists(r))
 
 
-def build_missing(stack: Stack, config: Mapping[str, Any]) -> list[str]:
-    """Build the environment's images (``inv build``) when one of them is missing."""
-    from xorb_tools import build as build_mod
-    from xorb_tools.build.planning import NATURAL_TARGET
-
+def ensure_images(stack: Stack, config: Mapping[str, Any], build: ImageBuilder | None) -> list[str]:
+    """The service images the stack runs that were missing, built by ``build`` (announced
+    in one line); without ``build``, one sentence saying how to build them. This package
+    never builds by itself: the tasks hand in ``inv build``'s code."""
     absent = missing_images(stack, config)
     if not absent:
         return []
+    if build is None:
+        raise XorbError(
+            f"Image(s) {', '.join(absent)} are not here: build them with "
+            f"`uv run inv build --environment {stack.environment}`."
+        )
     _say(f"building missing image(s): {', '.join(absent)}")
-    target = NATURAL_TARGET.get(stack.environment, "production")
-    options = build_mod.Options(environment=stack.environment, target=target)
-    build_mod.run(build_mod.plan(services.load(), options), echo=False)
+    build(stack.environment)
     return absent
 
 
@@ -480,13 +471,15 @@ def migrate(stack: Stack) -> None:
         stack.docker.compose.run("migrate", remove=True, tty=False)
 
 
-def deploy(stack: Stack, *, timeout: int = WAIT_TIMEOUT) -> list[ContainerHealth]:
+def deploy(
+    stack: Stack, *, timeout: int = WAIT_TIMEOUT, build: ImageBuilder | None = None
+) -> list[ContainerHealth]:
     """Build what is missing, migrate, start everything with ``--wait``; return the health."""
     config = preflight(stack)
-    build_missing(stack, config)
+    ensure_images(stack, config, build)
     started = time.monotonic()
     migrate(stack)
-    up(stack, timeout=timeout)
+    up(stack, timeout=timeout)  # the images are there now
     _say(f"{stack.project} is up in {time.monotonic() - started:.0f}s")
     return health(stack)
 
@@ -504,7 +497,7 @@ def stats(environment: str | None = None) -> list[Usage]:
     engine.require_daemon()
     docker = engine.client()
     label = "com.docker.compose.project"
-    wanted = {project_name(environment)} if environment else None
+    wanted = {names.project_name(environment)} if environment else None
     with engine.docker_errors("Listing containers"):
         containers = [
             c

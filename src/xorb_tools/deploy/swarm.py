@@ -41,7 +41,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
-from xorb_tools.core import engine, inputs, services
+from xorb_tools.core import engine, inputs, names, services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import deploylog
 from xorb_tools.deploy import stack as stack_mod
@@ -79,10 +79,10 @@ SILENT = frozenset({"profiles", "pull_policy", "container_name", "expose"})
 
 def stack_name(environment: str) -> str:
     """The swarm stack of ``environment``: its compose project name (``xorb-<environment>``)."""
-    name = stack_mod.project_name(environment)
+    name = names.project_name(environment)
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,48}", name):
         raise XorbError(
-            f"{name!r} is not a stack name: set {stack_mod.PROJECT_PREFIX_VAR} to lower-case "
+            f"{name!r} is not a stack name: set {names.PROJECT_PREFIX_VAR} to lower-case "
             "letters, digits, - and _."
         )
     return name

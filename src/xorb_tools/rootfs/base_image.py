@@ -21,6 +21,7 @@ from pathlib import Path
 
 from xorb_tools.core import engine
 from xorb_tools.core.errors import XorbError
+from xorb_tools.rootfs import mmdebstrap
 
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-venv", "ca-certificates")
@@ -154,9 +155,7 @@ def _progress(line: str) -> None:
 def _require_mmdebstrap() -> str:
     if os.geteuid() != 0:
         raise XorbError("Building the base image needs root (mmdebstrap): run the task as root.")
-    from xorb_tools.rootfs.infra import ensure_mmdebstrap  # installs it with apt-get when missing
-
-    return ensure_mmdebstrap()
+    return mmdebstrap.ensure()  # installs it with apt-get when missing
 
 
 def build(

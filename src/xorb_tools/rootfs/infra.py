@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import subprocess
 import sys
 import time
 import tomllib
@@ -33,7 +31,7 @@ from python_on_whales.exceptions import DockerException
 
 from xorb_tools.core import ca, engine, services
 from xorb_tools.core.errors import XorbError
-from xorb_tools.rootfs import base_image
+from xorb_tools.rootfs import base_image, mmdebstrap
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
@@ -350,32 +348,6 @@ def mmdebstrap_argv(spec: InfraImage, out: Path, mirror: str) -> list[str]:
     return argv
 
 
-def ensure_mmdebstrap() -> str:
-    """Path of mmdebstrap; installs it with apt-get (root, Debian) when it is missing."""
-    path = shutil.which("mmdebstrap")
-    if path:
-        return path
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise XorbError(
-            "mmdebstrap is not installed: run `apt-get install mmdebstrap` as root (Debian/Ubuntu)."
-        )
-    _say("mmdebstrap is missing: installing it with apt-get")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "mmdebstrap"]
-    proc = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=False)
-        proc = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
-    path = shutil.which("mmdebstrap")
-    if proc.returncode != 0 or not path:
-        raise XorbError(f"Installing mmdebstrap with apt-get failed:\n{_tail(proc.stderr)}")
-    return path
-
-
-def _tail(text: str, lines: int = 10) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
 def _say(message: str) -> None:
     print(f"infra: {message}", file=sys.stderr, flush=True)
 
@@ -413,7 +385,7 @@ def build_rootfs(
         raise XorbError(
             "Building infrastructure images needs root (mmdebstrap): run the task as root."
         )
-    ensure_mmdebstrap()
+    mmdebstrap.ensure()
     _say(f"mmdebstrap {spec.suite}: {', '.join(spec.packages)}")
     base_image.bootstrap_and_import(
         lambda out: mmdebstrap_argv(spec, out, mirror_url(mirror)),

@@ -16,10 +16,12 @@ from xorb_tools.core import services
 from xorb_tools.tasks._util import lazy
 
 if TYPE_CHECKING:
+    from xorb_tools import build as build_mod
     from xorb_tools.core import engine
     from xorb_tools.deploy import bluegreen, deploylog, smoke
     from xorb_tools.deploy import stack as stack_mod
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
+    build_mod = lazy("xorb_tools.build")
     bluegreen = lazy("xorb_tools.deploy.bluegreen")
     deploylog = lazy("xorb_tools.deploy.deploylog")
     engine = lazy("xorb_tools.core.engine")
@@ -64,7 +66,7 @@ def _recreate(environment: str, version: str | None, timeout: int, secrets_dir: 
             f"`uv run inv build --environment {environment} --version {version}`."
         )
     try:
-        rows = stack_mod.deploy(stack, timeout=timeout)
+        rows = stack_mod.deploy(stack, timeout=timeout, build=build_mod.build_environment)
     except XorbError as exc:
         _record(
             environment, "recreate", "compose", tag, bluegreen.digests(refs), "failed", str(exc)
@@ -158,6 +160,7 @@ def deploy(
             secrets_dir=secrets_dir,
             timeout=timeout,
             drain=drain,
+            build=build_mod.build_environment,
         )
     except bluegreen.NothingChanged:
         raise

@@ -18,9 +18,11 @@ from invoke.tasks import task
 from xorb_tools.tasks._util import lazy
 
 if TYPE_CHECKING:
+    from xorb_tools import build as build_mod
     from xorb_tools.core import engine as engine_mod
     from xorb_tools.deploy import stack as stack_mod
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
+    build_mod = lazy("xorb_tools.build")
     engine_mod = lazy("xorb_tools.core.engine")
     stack_mod = lazy("xorb_tools.deploy.stack")
 from xorb_tools.core.errors import XorbError
@@ -76,7 +78,7 @@ def up(
     """Start an environment's stack and wait until every service is healthy."""
     names = split_names(service)
     stack = _open(environment, secrets_dir, names)
-    stack_mod.up(stack, names, wait=not no_wait, timeout=timeout)
+    stack_mod.up(stack, names, wait=not no_wait, timeout=timeout, build=build_mod.build_environment)
     _health_table(stack)
 
 
@@ -186,7 +188,9 @@ def scale(
             )
         return
     stack = _open(environment, secrets_dir, list(wanted))
-    stack_mod.up(stack, list(wanted), scales=wanted, timeout=timeout)
+    stack_mod.up(
+        stack, list(wanted), scales=wanted, timeout=timeout, build=build_mod.build_environment
+    )
     _health_table(stack)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from common.settings import FALLBACK_VERSION
+from xorb_tools.core import names
 from xorb_tools.core.errors import XorbError
 from xorb_tools.core.services import ROOT
 from xorb_tools.deploy import bluegreen
@@ -17,7 +18,7 @@ from xorb_tools.deploy import stack as stack_mod
 @pytest.fixture(autouse=True)
 def state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("XORB_STATE_DIR", str(tmp_path))
-    monkeypatch.delenv(stack_mod.PROJECT_PREFIX_VAR, raising=False)
+    monkeypatch.delenv(names.PROJECT_PREFIX_VAR, raising=False)
     return tmp_path
 
 
@@ -101,8 +102,8 @@ def test_a_damaged_state_file_is_one_sentence() -> None:
 
 
 def test_projects_follow_the_prefix(monkeypatch: pytest.MonkeyPatch, state_dir: Path) -> None:
-    assert stack_mod.project_name("production") == "xorb-production"
-    monkeypatch.setenv(stack_mod.PROJECT_PREFIX_VAR, "xorb-bgt")
+    assert names.project_name("production") == "xorb-production"
+    monkeypatch.setenv(names.PROJECT_PREFIX_VAR, "xorb-bgt")
     base = stack_mod.Stack(
         "production", stack_mod.compose_file("production"), {"XORB_SECRETS": "/s"}
     )

@@ -14,7 +14,7 @@ from python_on_whales.exceptions import DockerException
 
 from xorb_tools.core import services
 from xorb_tools.core.errors import XorbError
-from xorb_tools.rootfs import infra
+from xorb_tools.rootfs import infra, mmdebstrap
 from xorb_tools.testing import testinfra
 
 REF = re.compile(r"^[a-z0-9./-]+(:[A-Za-z0-9._-]+)$")
@@ -153,15 +153,17 @@ def test_customize_hook_removes_caches_and_the_default_cluster(tmp_path: Path) -
 
 
 def test_ensure_mmdebstrap_uses_the_installed_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("xorb_tools.rootfs.infra.shutil.which", lambda name: f"/usr/bin/{name}")
-    assert infra.ensure_mmdebstrap() == "/usr/bin/mmdebstrap"
+    monkeypatch.setattr(
+        "xorb_tools.rootfs.mmdebstrap.shutil.which", lambda name: f"/usr/bin/{name}"
+    )
+    assert mmdebstrap.ensure() == "/usr/bin/mmdebstrap"
 
 
 def test_ensure_mmdebstrap_without_root_says_how(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("xorb_tools.rootfs.infra.shutil.which", lambda name: None)
-    monkeypatch.setattr("xorb_tools.rootfs.infra.os.geteuid", lambda: 1000)
+    monkeypatch.setattr("xorb_tools.rootfs.mmdebstrap.shutil.which", lambda name: None)
+    monkeypatch.setattr("xorb_tools.rootfs.mmdebstrap.os.geteuid", lambda: 1000)
     with pytest.raises(XorbError, match="apt-get install mmdebstrap"):
-        infra.ensure_mmdebstrap()
+        mmdebstrap.ensure()
 
 
 # ---------------------------------------------------------------------------------------

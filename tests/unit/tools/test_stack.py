@@ -15,6 +15,7 @@ from cryptography import x509
 from common import secret_rules
 from common.config_manager import load_file
 from common.settings import SECTIONS
+from xorb_tools.core import names
 from xorb_tools.core.errors import XorbError
 from xorb_tools.core.services import ROOT
 from xorb_tools.deploy import secrets_init, stack
@@ -25,7 +26,7 @@ from xorb_tools.rootfs import infra
 def test_each_stack_has_its_file_and_project(environment: str) -> None:
     path = stack.compose_file(environment)
     assert path == ROOT / "compose" / f"docker-compose.{environment}.yml"
-    assert stack.project_name(environment) == f"xorb-{environment}"
+    assert names.project_name(environment) == f"xorb-{environment}"
     text = path.read_text()
     assert f"name: xorb-{environment}" in text
     assert "extends: {file: docker-compose.yml" in text  # composed from the base
@@ -66,7 +67,7 @@ def test_env_files_lists_only_that_projects_files(tmp_path: Path) -> None:
     others = ["xorb-test-extra-0123456789ab.env", "xorb-testing-0123456789ab.env", "x.env"]
     for path in [*mine, *(tmp_path / n for n in others)]:
         path.write_text("XORB_IMAGE_TAG=test\n")
-    assert stack.env_files("xorb-test", tmp_path) == mine
+    assert names.env_files("xorb-test", tmp_path) == mine
 
 
 def test_env_lines_refuse_multiline_values() -> None:
