@@ -11,6 +11,7 @@ import pytest
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import stack as stack_mod
 from xorb_tools.deploy import swarm
+from xorb_tools.deploy.swarm import converge
 
 APP = frozenset({"xorb/api", "xorb/orchestrator", "xorb/worker"})
 
@@ -337,7 +338,7 @@ def test_a_task_still_stopping_after_scale_down_is_waiting() -> None:
 def test_an_old_update_status_is_not_this_deploys() -> None:
     old = {"State": "rollback_completed", "StartedAt": "t0", "Message": "old news"}
     svc = service(NEW, UpdateStatus=old)
-    before = swarm._update_key(svc)
+    before = converge.update_key(svc)
     assert swarm.service_state("api", svc, [task(NEW), task(NEW)], before).state == "converged"
 
 
