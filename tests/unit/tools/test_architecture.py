@@ -25,7 +25,6 @@ OVER_LIMIT = {
     "rootfs/infra.py": 529,
     "deploy/stack.py": 552,
     "quality/structure/categories.py": 575,
-    "deploy/bluegreen.py": 630,
     "bench/runner.py": 818,
 }
 """Not split yet: each may shrink, never grow, and leaves the list once it is at the limit."""
