@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from xorb_tools.bench import report, runner
+from xorb_tools.bench import settings as bench_settings
 from xorb_tools.core.errors import XorbError
 from xorb_tools.core.services import ROOT
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ca-cert", default=None, help="CA bundle for a TLS-intercepting proxy")
     args = parser.parse_args(argv)
     try:
-        settings = runner.Settings.for_mode(args.quick, args.runs, args.ca_cert)
+        settings = bench_settings.Settings.for_mode(args.quick, args.runs, args.ca_cert)
         figures, meta = runner.run(ROOT, settings, print)
         print(report.write(figures, meta, args.output.resolve()))
     except XorbError as exc:

@@ -12,9 +12,11 @@ from xorb_tools.tasks._util import lazy
 
 if TYPE_CHECKING:
     from xorb_tools.bench import report, runner
+    from xorb_tools.bench import settings as bench_settings
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
     report = lazy("xorb_tools.bench.report")
     runner = lazy("xorb_tools.bench.runner")
+    bench_settings = lazy("xorb_tools.bench.settings")
 from xorb_tools.core.services import ROOT
 from xorb_tools.tasks._util import console, user_errors
 
@@ -37,7 +39,7 @@ def bench(
     ca_cert: str | None = None,
 ) -> None:
     """Benchmark builds, caches, sizes and startup against the naive baseline."""
-    settings = runner.Settings.for_mode(quick, runs, ca_cert)
+    settings = bench_settings.Settings.for_mode(quick, runs, ca_cert)
     figures, meta = runner.run(ROOT, settings, console.print)
     out = Path(output) if Path(output).is_absolute() else ROOT / output
     console.print(report.write(figures, meta, out), markup=False)

@@ -25,7 +25,7 @@ OVER_LIMIT = {
     "rootfs/infra.py": 529,
     "deploy/stack.py": 552,
     "quality/structure/categories.py": 575,
-    "bench/runner.py": 818,
+    "bench/runner.py": 537,
 }
 """Not split yet: each may shrink, never grow, and leaves the list once it is at the limit."""
 

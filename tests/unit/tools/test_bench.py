@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from xorb_tools.bench import figures as bench_figures
 from xorb_tools.bench import report, runner
+from xorb_tools.bench import settings as bench_settings
 from xorb_tools.bench.report import Figure, Stats, Target
 from xorb_tools.core.errors import XorbError
 
@@ -120,7 +122,7 @@ def test_json_keeps_raw_samples_and_verdicts() -> None:
 
 
 def test_figures_cover_every_measurement_of_the_issue() -> None:
-    samples = runner.Samples(
+    samples = bench_settings.Samples(
         times={
             "cold_ours": [60.0],
             "cold_sequential": [90.0],
@@ -144,7 +146,7 @@ def test_figures_cover_every_measurement_of_the_issue() -> None:
         },
         startup={"api": [1.5], "worker": [4.0]},
     )
-    rows = {f.key: f for f in runner.figures(samples, ["api", "orchestrator", "worker"])}
+    rows = {f.key: f for f in bench_figures.figures(samples, ["api", "orchestrator", "worker"])}
     assert rows["cold"].ratio == Stats(2.5, 2.5, 2.5, 1) and rows["cold"].met is True
     assert rows["parallel"].met is True  # 90 / 60 = 105 / 70 = 1.5
     assert rows["parallel"].ratio == Stats(1.5, 1.5, 1.5, 2)
@@ -159,17 +161,17 @@ def test_figures_cover_every_measurement_of_the_issue() -> None:
 
 
 def test_quick_mode_runs_one_of_each() -> None:
-    quick = runner.Settings.for_mode(True, None, None)
+    quick = bench_settings.Settings.for_mode(True, None, None)
     assert (quick.rounds, quick.repeats, quick.startup_runs) == (1, 1, 1)
-    full = runner.Settings.for_mode(False, None, None)
+    full = bench_settings.Settings.for_mode(False, None, None)
     assert full.rounds >= 2 and full.growth_builds == 10
-    assert runner.Settings.for_mode(False, 3, None).rounds == 3
+    assert bench_settings.Settings.for_mode(False, 3, None).rounds == 3
     assert full.reversed_pairs and not quick.reversed_pairs
 
 
 def test_full_rounds_time_bake_and_sequential_in_both_orders(tmp_path: Path) -> None:
     bench = _ScriptedBench(tmp_path)
-    bench.settings = runner.Settings(rounds=1, repeats=1, reversed_pairs=True)
+    bench.settings = bench_settings.Settings(rounds=1, repeats=1, reversed_pairs=True)
     bench.round(0, last=False)
     cold = [b for b in bench.builds if b[0] == "cold"]
     assert [b[1] for b in cold[:4]] == ["sequential", "bake", "bake", "sequential"]
@@ -185,13 +187,15 @@ def test_diagnostic_no_ops_run_once_per_round_beside_their_baseline(tmp_path: Pa
     forced export alone took 3.5-19 s a time), each paired with that round's first
     baseline no-op, while the no-op and source-change figures keep every repetition."""
     bench = _ScriptedBench(tmp_path)
-    bench.settings = runner.Settings(rounds=1, repeats=2, reversed_pairs=False)
+    bench.settings = bench_settings.Settings(rounds=1, repeats=2, reversed_pairs=False)
     bench.round(0, last=False)
     t = bench.samples.times
     assert len(t["noop_ours"]) == len(t["noop_baseline"]) == len(t["source_ours"]) == 2
     assert len(t["noop_ours_nocache"]) == len(t["noop_ours_export"]) == 1
     assert len(t["noop_baseline_first"]) == 1
-    rows = {f.key: f for f in runner.figures(bench.samples, ["api", "orchestrator", "worker"])}
+    rows = {
+        f.key: f for f in bench_figures.figures(bench.samples, ["api", "orchestrator", "worker"])
+    }
     assert rows["noop_export"].baseline_samples == t["noop_baseline_first"]
     assert len(rows["noop_export"].ratio_samples) == 1
 
@@ -200,10 +204,10 @@ class _ScriptedBench(runner.Bench):
     """A :class:`runner.Bench` whose engine calls only record what they would build."""
 
     def __init__(self, work: Path) -> None:  # no engine, no scratch copy
-        self.settings = runner.Settings(rounds=2, repeats=2, growth_builds=3)
+        self.settings = bench_settings.Settings(rounds=2, repeats=2, growth_builds=3)
         self.log = lambda _line: None
         self.work = work
-        self.samples = runner.Samples()
+        self.samples = bench_settings.Samples()
         self.registry_ok = True
         self.tree = 0  # bumped by every change to the scratch tree
         self.written: dict[tuple[str, str], int] = {}  # (mode, cache dir) -> tree built
