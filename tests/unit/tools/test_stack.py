@@ -249,13 +249,13 @@ def test_the_air_gapped_temporal_keeps_workflows_on_disk_where_it_matters(
     opened = stack.Stack(
         environment, stack.compose_file(environment), {"XORB_TEMPORAL_IMAGE": dev_server}
     )
-    stack._durable_temporal(opened)
+    stack.durable_temporal(opened)
     durable = environment in ("staging", "production")
     assert (stack.TEMPORAL_DURABLE in opened.extra_files) == durable
     assert bool(opened.notes) == durable
     official = stack.Stack(environment, stack.compose_file(environment), {})
     official.variables["XORB_TEMPORAL_IMAGE"] = "temporalio/auto-setup:1.25"
-    stack._durable_temporal(official)
+    stack.durable_temporal(official)
     assert official.extra_files == []
     # the override renders with the stack: the dev server gets a database file on a volume
     if durable:
