@@ -15,6 +15,7 @@ from python_on_whales.exceptions import DockerException
 from xorb_tools.core import services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.rootfs import infra, mmdebstrap
+from xorb_tools.rootfs.infra import choice as infra_choice
 from xorb_tools.testing import testinfra
 
 REF = re.compile(r"^[a-z0-9./-]+(:[A-Za-z0-9._-]+)$")
@@ -276,7 +277,7 @@ def test_resolve_builds_the_missing_image_when_asked(
         built.append(name)
         return infra.BuildResult(infra.get(name).ref, True, 1.0, 1)
 
-    monkeypatch.setattr(infra, "build", build)
+    monkeypatch.setattr(infra_choice, "build", build)
     assert _resolve("redis", _FakeClient(), build_missing=True) == "xorb/infra-redis:7"
     assert built == ["redis"]
     said = capsys.readouterr().err.strip().splitlines()
