@@ -22,7 +22,6 @@ OVER_LIMIT = {
     "testing/testinfra.py": 336,
     "build/execution.py": 380,
     "quality/sizereport.py": 463,
-    "quality/structure/categories.py": 575,
     "bench/runner.py": 537,
 }
 """Not split yet: each may shrink, never grow, and leaves the list once it is at the limit."""
