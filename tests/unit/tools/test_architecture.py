@@ -21,7 +21,6 @@ OVER_LIMIT = {
     "build/cache.py": 301,
     "testing/testinfra.py": 336,
     "build/execution.py": 380,
-    "quality/sizereport.py": 463,
     "bench/runner.py": 537,
 }
 """Not split yet: each may shrink, never grow, and leaves the list once it is at the limit."""
