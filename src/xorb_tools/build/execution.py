@@ -1,19 +1,17 @@
 """``inv build``, the run: a :class:`~xorb_tools.build.planning.BuildPlan` through
 ``docker buildx`` (one bake process per target, or a sequential build), with BuildKit's
 progress counted and shown, local caches swapped in only after success, and one
-:class:`~xorb_tools.build.planning.Result` per image for the summary table.
-"""
+:class:`~xorb_tools.build.planning.Result` per image for the summary table."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -30,93 +28,9 @@ from xorb_tools.build.planning import (
     Result,
     plan,
 )
+from xorb_tools.build.steps import StepCounter, stream_progress, warn_export_errors
 from xorb_tools.core import engine, images, services
 from xorb_tools.core.errors import XorbError
-
-_VERTEX = re.compile(r"^#(\d+) \[(?:(\S+) )?([^\]]*)\]")
-_CACHED = re.compile(r"^#(\d+) CACHED")
-_DONE = re.compile(r"^#(\d+) DONE")
-_EXPORT = re.compile(r"^#(\d+) exporting (?:to GitHub Actions Cache|cache to )")
-_ERROR = re.compile(r"^#(\d+) ERROR: (.*)")
-
-
-class _StepCounter:
-    """Which of each target's build steps this build ran, from BuildKit's plain progress.
-
-    ``totals`` holds every target's steps per stage, counted from the Dockerfile
-    (:func:`dockerfile.needed`), so a target's total is the same in every run; the rest of
-    its steps came from a cache, or were not needed because a later step was. A vertex bake
-    shares between targets counts for each target whose stages include it.
-    """
-
-    def __init__(
-        self,
-        names: Sequence[str],
-        default: str | None,
-        totals: dict[str, dict[str, int]],
-        per_target: set[str] | None = None,
-    ) -> None:
-        self.names = set(names)
-        self.default = default
-        self.totals = totals
-        self.per_target = per_target or set()
-        self.vertex: dict[str, tuple[str | None, str, str]] = {}  # id -> target, stage, k/M
-        self.cached: set[str] = set()
-        self.ran: set[str] = set()
-        self.exports: set[str] = set()
-        self.export_errors: list[str] = []
-
-    def feed(self, line: str) -> None:
-        if m := _EXPORT.match(line):
-            self.exports.add(m.group(1))
-        elif (m := _ERROR.match(line)) and m.group(1) in self.exports:
-            # ignore-error=true: the build succeeds without its cache; say so, once
-            self.export_errors.append(m.group(2).strip())
-        elif m := _VERTEX.match(line):
-            vid, words = m.group(1), f"{m.group(2) or ''} {m.group(3)}".split()
-            target = words.pop(0) if words and words[0] in self.names else self.default
-            if vid not in self.vertex and len(words) == 2 and "/" in words[1]:
-                self.vertex[vid] = (target, words[0], words[1])
-        elif m := _CACHED.match(line):
-            self.cached.add(m.group(1))
-        elif (m := _DONE.match(line)) and m.group(1) not in self.cached:
-            self.ran.add(m.group(1))
-
-    def counts(self, name: str) -> tuple[int, int]:
-        """(steps not run, steps) for target ``name``."""
-        stages = self.totals.get(name, {})
-        total = sum(stages.values())
-        ran = {
-            (st, k)
-            for vid in self.ran
-            if vid in self.vertex
-            for t, st, k in [self.vertex[vid]]
-            if st in stages and (t in (name, None) or st not in self.per_target)
-        }
-        return max(total - len(ran), 0), total
-
-
-def _stream(
-    lines: Iterator[str], counter: _StepCounter, show: str, tail: list[str], names: Sequence[str]
-) -> None:
-    with progress.Display(names, show, counter.counts) as display:
-        for raw in lines:
-            line = raw.rstrip("\n")
-            counter.feed(line)
-            tail.append(line)
-            del tail[:-25]
-            display.feed(line)
-    _warn_export_errors(counter)
-
-
-def _warn_export_errors(counter: _StepCounter) -> None:
-    if counter.export_errors:
-        print(
-            f"build: the images are built, but their cache export failed "
-            f"({counter.export_errors[0][:200]}): the next build will not find it",
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 def _fail(what: str, exc: DockerException, tail: list[str]) -> XorbError:
@@ -246,7 +160,7 @@ def _bake(build_plan: BuildPlan, tmp: Path, show: str) -> list[Result]:
     names = [b.service.name for b in build_plan.builds]
     bake_file = tmp / "bake.json"
     bake_file.write_text(json.dumps(build_plan.bake_definition(), indent=2))
-    counter = _StepCounter(names, None, _totals(build_plan), _per_target(build_plan))
+    counter = StepCounter(names, None, _totals(build_plan), _per_target(build_plan))
     merge, lock = progress.Merge(names), threading.Lock()
     tails: dict[str, list[str]] = {name: [] for name in names}
 
@@ -277,7 +191,7 @@ def _bake(build_plan: BuildPlan, tmp: Path, show: str) -> list[Result]:
     ):
         futures = {name: pool.submit(one, name, display) for name in names}
         wait(futures.values())
-    _warn_export_errors(counter)
+    warn_export_errors(counter)
     for name, future in futures.items():
         exc = future.exception()
         if isinstance(exc, DockerException):
@@ -330,7 +244,7 @@ def _sequential(build_plan: BuildPlan, tmp: Path, show: str) -> list[Result]:
     results = []
     for b in build_plan.builds:
         meta_file = tmp / f"{b.service.name}.json"
-        counter = _StepCounter(names, b.service.name, _totals(build_plan))
+        counter = StepCounter(names, b.service.name, _totals(build_plan))
         tail: list[str] = []
         started = time.monotonic()
         try:
@@ -353,7 +267,7 @@ def _sequential(build_plan: BuildPlan, tmp: Path, show: str) -> list[Result]:
                 metadata_file=meta_file,
                 stream_logs=True,
             )
-            _stream(built, counter, show, tail, [b.service.name])  # type: ignore[arg-type]
+            stream_progress(built, counter, show, tail, [b.service.name])  # type: ignore[arg-type]
         except DockerException as exc:
             raise _fail(f"Building {b.service.name}", exc, tail) from None
         meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
@@ -362,7 +276,7 @@ def _sequential(build_plan: BuildPlan, tmp: Path, show: str) -> list[Result]:
 
 
 def _result(
-    b: ImageBuild, meta: dict[str, Any], seconds: float, counter: _StepCounter, pushed: bool
+    b: ImageBuild, meta: dict[str, Any], seconds: float, counter: StepCounter, pushed: bool
 ) -> Result:
     digest = str(meta.get("containerimage.digest", ""))
     tag = b.tags[0]

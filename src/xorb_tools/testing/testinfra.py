@@ -11,8 +11,7 @@ reach them from the host and, for a test container on the same network, from ins
 
 Images come from :func:`xorb_tools.rootfs.infra.resolve`: the official ones when they can be had,
 else the air-gapped ones of ``inv infra-images``. Data lives on tmpfs with fsync off: fast,
-and gone with the container.
-"""
+and gone with the container."""
 
 from __future__ import annotations
 
@@ -34,30 +33,19 @@ from xorb_tools.rootfs import infra
 
 if TYPE_CHECKING:
     from python_on_whales import Container, DockerClient
+from xorb_tools.testing.infra_services import (
+    DB_NAME,
+    DB_USER,
+    POSTGRES_PORT,
+    REDIS_PORT,
+    TEMPORAL_PORT,
+    InfraService,
+    infra_services_for,
+)
 
 LABEL_RUN = "io.xorb.testinfra.run"
 LABEL_PREFIX = "io.xorb.testinfra.prefix"
-DB_USER = "xorb"
-DB_NAME = "xorb_test"
-POSTGRES_PORT = 5432
-REDIS_PORT = 6379
-TEMPORAL_PORT = 7233
 DEFAULT_TIMEOUT = 90.0
-PG_TMPFS = "/var/lib/postgresql/tmpfs"
-
-
-@dataclass
-class _Service:
-    """How to run one service with either its official or its air-gapped image."""
-
-    name: str
-    image: str
-    port: int
-    envs: dict[str, str] = field(default_factory=dict)
-    command: list[str] = field(default_factory=list)
-    tmpfs: list[str] = field(default_factory=list)
-    health_cmd: str | None = None
-    """Only for images without a usable HEALTHCHECK (the official ones)."""
 
 
 @dataclass
@@ -120,69 +108,8 @@ def _remove(client: DockerClient, containers: Iterable[str], network: str | None
             client.network.remove(network)
 
 
-def _services(images: dict[str, str], password: str) -> list[_Service]:
-    official = {name: ref == infra.get(name).official for name, ref in images.items()}
-    postgres = _Service(
-        "postgres",
-        images["postgres"],
-        POSTGRES_PORT,
-        envs={
-            "POSTGRES_USER": DB_USER,
-            "POSTGRES_PASSWORD": password,
-            "POSTGRES_DB": DB_NAME,
-            # On a tmpfs (a subdirectory, so initdb owns it whichever user it runs as). Not
-            # at the image's VOLUME path: a tmpfs there comes up root-owned, mode 0700.
-            "PGDATA": f"{PG_TMPFS}/pgdata",
-        },
-        command=[
-            "postgres",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-        ],
-        tmpfs=[f"{PG_TMPFS}:rw,mode=1777"],
-        health_cmd=(
-            f"pg_isready -q -h 127.0.0.1 -p {POSTGRES_PORT} -U {DB_USER} -d {DB_NAME}"
-            if official["postgres"]
-            else None
-        ),
-    )
-    # With a password, as in production (where the services must have one): the
-    # air-gapped image's entrypoint and healthcheck read REDIS_PASSWORD, the official one
-    # gets --requirepass.
-    redis = _Service(
-        "redis",
-        images["redis"],
-        REDIS_PORT,
-        envs={"REDIS_PASSWORD": password},
-        command=["redis-server", "--save", "", "--appendonly", "no", "--requirepass", password],
-        health_cmd=(
-            'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'
-            if official["redis"]
-            else None
-        ),
-    )
-    temporal = _Service("temporal", images["temporal"], TEMPORAL_PORT)
-    if official["temporal"]:
-        # temporalio/auto-setup is a full server: it keeps its state in our PostgreSQL.
-        temporal.envs = {
-            "DB": "postgres12",
-            "DB_PORT": str(POSTGRES_PORT),
-            "POSTGRES_SEEDS": "postgres",
-            "POSTGRES_USER": DB_USER,
-            "POSTGRES_PWD": password,
-        }
-        temporal.health_cmd = (
-            f'temporal operator cluster health --address "$(hostname -i):{TEMPORAL_PORT}"'
-        )
-    return [postgres, redis, temporal]
-
-
 def _run(
-    client: DockerClient, svc: _Service, name: str, run_id: str, prefix: str, network: str
+    client: DockerClient, svc: InfraService, name: str, run_id: str, prefix: str, network: str
 ) -> Container:
     return client.container.run(
         svc.image,
@@ -288,7 +215,7 @@ def start(
     try:
         with engine.docker_errors(f"Creating the test network {network}"):
             client.network.create(network, labels={LABEL_RUN: run_id, LABEL_PREFIX: prefix})
-        services = _services(chosen, password)
+        services = infra_services_for(chosen, password)
         for svc in services:
             name = f"{prefix}-{run_id}-{svc.name}"
             containers.append(name)  # before run: a half-created container is removed too

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from xorb_tools import build
-from xorb_tools.build import cache, execution
+from xorb_tools.build import cache, execution, steps
 from xorb_tools.core import ca, inputs, services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import secrets_init
@@ -189,7 +189,7 @@ def test_ca_bundle_lookup_order(tmp_path: Path) -> None:
 
 def test_step_counter_counts_the_steps_a_build_did_not_run_out_of_the_dockerfiles() -> None:
     totals = {"api": {"base": 2, "production": 3}, "worker": {"base": 2, "production": 3}}
-    counter = execution._StepCounter(["api", "worker"], None, totals, {"production"})
+    counter = steps.StepCounter(["api", "worker"], None, totals, {"production"})
     for line in [
         "#1 [internal] load build definition from bake.json",
         "#1 DONE 0.0s",
@@ -206,7 +206,7 @@ def test_step_counter_counts_the_steps_a_build_did_not_run_out_of_the_dockerfile
     # Totals come from the Dockerfile: the same whatever BuildKit reported this time.
     assert counter.counts("api") == (4, 5)  # ran: base 2/2
     assert counter.counts("worker") == (2, 5)  # ran: base 2/2 (shared), production 1/3, 2/3
-    noop = execution._StepCounter(["api"], "api", {"api": totals["api"]})
+    noop = steps.StepCounter(["api"], "api", {"api": totals["api"]})
     noop.feed("#5 [production 3/3] RUN python3 -m compileall -q /app/src")
     noop.feed("#5 CACHED")
     assert noop.counts("api") == (5, 5)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from xorb_tools.build import cache, context
+from xorb_tools.build import cache, cache_layout, context
 from xorb_tools.core import registry, services
 from xorb_tools.core.errors import XorbError
 
@@ -47,7 +47,7 @@ def _blobs(layout: Path) -> set[str]:
 def test_garbage_collection_keeps_what_the_index_reaches(tmp_path: Path) -> None:
     stale = _layout(tmp_path, [b"layer-a", b"layer-b"], [b"old-layer"])
     (tmp_path / "ingest" / "partial").mkdir(parents=True)
-    freed = cache.collect_garbage(tmp_path)
+    freed = cache_layout.collect_garbage(tmp_path)
     assert freed == len(b"old-layer")
     assert stale["old-layer"].split(":")[1] not in _blobs(tmp_path)
     assert len(_blobs(tmp_path)) == 4  # two layers, the cache config, the cache index
@@ -58,7 +58,7 @@ def test_primed_export_links_blobs_and_never_the_index(tmp_path: Path) -> None:
     old = tmp_path / "old"
     _layout(old, [b"layer-a"], [])
     new = tmp_path / "new"
-    assert cache.link_blobs(old, new) == 3
+    assert cache_layout.link_blobs(old, new) == 3
     assert _blobs(new) == _blobs(old)
     assert not (new / "index.json").exists()
     some = next((new / "blobs" / "sha256").iterdir())

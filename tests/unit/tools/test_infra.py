@@ -16,7 +16,7 @@ from xorb_tools.core import services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.rootfs import infra, mmdebstrap
 from xorb_tools.rootfs.infra import choice as infra_choice
-from xorb_tools.testing import testinfra
+from xorb_tools.testing import infra_services, testinfra
 
 REF = re.compile(r"^[a-z0-9./-]+(:[A-Za-z0-9._-]+)$")
 
@@ -306,15 +306,15 @@ def test_resolve_env_maps_compose_variables() -> None:
 
 def test_testinfra_uses_image_healthchecks_for_air_gapped_images() -> None:
     images = {n: infra.get(n).ref for n in ("postgres", "redis", "temporal")}
-    services = {s.name: s for s in testinfra._services(images, "pw")}
+    services = {s.name: s for s in infra_services.infra_services_for(images, "pw")}
     assert all(s.health_cmd is None for s in services.values())
     assert services["postgres"].envs["POSTGRES_PASSWORD"] == "pw"
-    assert services["postgres"].envs["PGDATA"].startswith(testinfra.PG_TMPFS + "/")
+    assert services["postgres"].envs["PGDATA"].startswith(infra_services.PG_TMPFS + "/")
 
 
 def test_testinfra_adds_healthchecks_for_official_images() -> None:
     images = {n: infra.get(n).official for n in ("postgres", "redis", "temporal")}
-    services = {s.name: s for s in testinfra._services(images, "pw")}
+    services = {s.name: s for s in infra_services.infra_services_for(images, "pw")}
     assert services["postgres"].health_cmd and "pg_isready" in services["postgres"].health_cmd
     assert services["redis"].health_cmd and "ping" in services["redis"].health_cmd
     assert services["temporal"].envs["POSTGRES_SEEDS"] == "postgres"

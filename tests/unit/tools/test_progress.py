@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from xorb_tools.build import execution, progress
+from xorb_tools.build import progress, steps
 
 LINES = [
     "#1 [internal] load build definition from bake.json",
@@ -41,9 +41,7 @@ def test_plain_passes_buildkits_lines_through(capsys: pytest.CaptureFixture[str]
 def test_the_compact_view_keeps_one_line_per_image(capsys: pytest.CaptureFixture[str]) -> None:
     # The counts are the build's own step counter's: the live line and the summary agree.
     totals = {"api": {"production": 3, "deps-service": 1}, "worker": {"deps-service": 1}}
-    counter = execution._StepCounter(
-        ["api", "worker"], None, totals, {"production", "deps-service"}
-    )
+    counter = steps.StepCounter(["api", "worker"], None, totals, {"production", "deps-service"})
     display = progress.Display(["api", "worker"], "tty", counter.counts)
     for line in LINES:  # not entered: no live region, state only
         counter.feed(line)
@@ -79,9 +77,7 @@ def test_merged_processes_read_like_one_bake() -> None:
     ]
     # the step counter reads the merged lines as it reads one bake's
     totals = {"api": {"production": 3}, "worker": {"deps-service": 1}}
-    counter = execution._StepCounter(
-        ["api", "worker"], None, totals, {"production", "deps-service"}
-    )
+    counter = steps.StepCounter(["api", "worker"], None, totals, {"production", "deps-service"})
     for line in lines:
         counter.feed(line)
     assert counter.counts("api") == (3, 3)
