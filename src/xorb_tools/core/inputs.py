@@ -19,6 +19,16 @@ TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _NAMESPACE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 
+ENGINES = ("compose", "swarm")
+"""Where a stack runs: ``docker compose`` on one host, or Docker Swarm."""
+
+
+def engine(name: str) -> str:
+    """``name`` if it is one of :data:`ENGINES`, else one sentence."""
+    if name not in ENGINES:
+        raise XorbError(f"Unknown engine {name!r}: use one of {', '.join(ENGINES)}.")
+    return name
+
 
 def version(value: str | None) -> str:
     """``value`` if it is an image tag that is also a git ref name (a release is tagged

@@ -20,8 +20,10 @@ from xorb_tools.tasks._util import lazy
 if TYPE_CHECKING:
     from xorb_tools import build as build_mod
     from xorb_tools.core import engine as engine_mod
+    from xorb_tools.core import inputs
     from xorb_tools.deploy import stack as stack_mod
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
+    inputs = lazy("xorb_tools.core.inputs")
     build_mod = lazy("xorb_tools.build")
     engine_mod = lazy("xorb_tools.core.engine")
     stack_mod = lazy("xorb_tools.deploy.stack")
@@ -169,8 +171,7 @@ def scale(
     secrets_dir: str | None = None,
 ) -> None:
     """Set replica counts: `inv scale worker=4` or `inv scale api=5 --engine swarm`."""
-    if engine not in ("compose", "swarm"):
-        raise XorbError(f"Unknown engine {engine!r}: use compose or swarm.")
+    inputs.engine(engine)
     pairs = split_names([scales]) + tuple(shlex.split(c.remainder or ""))
     wanted = stack_mod.parse_scales(pairs)
     if engine == "swarm":

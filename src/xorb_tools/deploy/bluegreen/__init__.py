@@ -55,7 +55,6 @@ from xorb_tools.deploy.bluegreen.state import API_PORT as API_PORT
 from xorb_tools.deploy.bluegreen.state import COLOUR_FILE as COLOUR_FILE
 from xorb_tools.deploy.bluegreen.state import COLOURS as COLOURS
 from xorb_tools.deploy.bluegreen.state import DRAIN_SECONDS as DRAIN_SECONDS
-from xorb_tools.deploy.bluegreen.state import ENGINES as ENGINES
 from xorb_tools.deploy.bluegreen.state import NOT_BASE as NOT_BASE
 from xorb_tools.deploy.bluegreen.state import POLL as POLL
 from xorb_tools.deploy.bluegreen.state import SERVICE as SERVICE

@@ -15,18 +15,18 @@ from pathlib import Path
 
 import filelock
 
-from xorb_tools.core import inputs, names
+from xorb_tools.core import inputs, names, services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import deploylog
 from xorb_tools.deploy import stack as stack_mod
 
 COLOURS = ("blue", "green")
 STRATEGIES = ("recreate", "blue-green")
-ENGINES = ("compose", "swarm")
 COLOUR_FILE = stack_mod.COMPOSE_DIR / "docker-compose.bluegreen.yml"
 UPSTREAM_FILE = "upstream.conf"
-API_PORT = 8000
 SERVICE = "api"
+API_PORT = services.load().service(SERVICE).port
+"""The API's port, from the service table (``[tool.xorb]``)."""
 DRAIN_SECONDS = 10
 """Default wait between the switch and stopping the old colour (``--drain``)."""
 TIMEOUT = 120
@@ -47,9 +47,10 @@ def check_strategy(strategy: str) -> str:
 
 
 def check_engine(name: str) -> str:
-    if name not in ENGINES:
-        raise NothingChanged(f"Unknown engine {name!r}: use one of {', '.join(ENGINES)}.")
-    return name
+    try:
+        return inputs.engine(name)
+    except XorbError as exc:
+        raise NothingChanged(str(exc)) from None
 
 
 def check_version(version: str | None) -> str:
