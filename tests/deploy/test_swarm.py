@@ -26,7 +26,7 @@ from python_on_whales import Config, Secret, Volume
 from tests.conftest import free_ports
 from tests.deploy.conftest import Site
 from xorb_tools.core import engine, names, services
-from xorb_tools.deploy import deploylog, swarm
+from xorb_tools.deploy import deploylog, strategy, swarm
 from xorb_tools.deploy import stack as stack_mod
 from xorb_tools.testing import sessions
 from xorb_tools.testing.loadgen import Load, LoadResult
@@ -157,7 +157,7 @@ def site(
         for key, value in env.items():
             patch.setenv(key, value)
         try:
-            outcome = swarm.deploy(
+            outcome = strategy.deploy_swarm(
                 ENVIRONMENT, V1, secrets_dir=str(production_secrets), timeout=TIMEOUT
             )
             REPORT["first_deploy_seconds"] = round(time.monotonic() - started, 1)
@@ -206,7 +206,9 @@ def test_rolling_update_converges_with_zero_failed_requests(site: SwarmSite) -> 
     started = time.monotonic()
     with site.load() as load:
         time.sleep(2)
-        outcome = swarm.deploy(ENVIRONMENT, V2, secrets_dir=str(site.secrets), timeout=TIMEOUT)
+        outcome = strategy.deploy_swarm(
+            ENVIRONMENT, V2, secrets_dir=str(site.secrets), timeout=TIMEOUT
+        )
         converged = load.now()
         time.sleep(3)
     result = load.result()

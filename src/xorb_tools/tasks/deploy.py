@@ -5,7 +5,6 @@ deploy log (:mod:`xorb_tools.deploy.deploylog`), whatever its outcome.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from xorb_tools.core import engine
     from xorb_tools.deploy import bluegreen, deploylog, smoke
     from xorb_tools.deploy import stack as stack_mod
+    from xorb_tools.deploy import strategy as strategy_mod
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
     build_mod = lazy("xorb_tools.build")
     bluegreen = lazy("xorb_tools.deploy.bluegreen")
@@ -27,91 +27,17 @@ else:  # loaded when a task runs, not for `inv --list` (start-up cost)
     engine = lazy("xorb_tools.core.engine")
     smoke = lazy("xorb_tools.deploy.smoke")
     stack_mod = lazy("xorb_tools.deploy.stack")
-from xorb_tools.core.errors import XorbError
+    strategy_mod = lazy("xorb_tools.deploy.strategy")
 from xorb_tools.tasks._util import console, table, user_errors
 
 ENV_HELP = "staging | production (the stacks in compose/; development works too)"
 SECRETS_HELP = "folder of secret files (default: secrets/ in the repository)"
 
 
-def _record(
-    environment: str,
-    strategy: str,
-    engine: str,
-    version: str,
-    digests: dict[str, str],
-    outcome: str,
-    detail: str = "",
-) -> None:
-    deploylog.append(
-        deploylog.Record(
-            deploylog.now(), environment, strategy, engine, version, digests, outcome, detail
-        )
-    )
-
-
-def _recreate(environment: str, version: str | None, timeout: int, secrets_dir: str | None) -> str:
-    """The stack's own api with ``compose up --wait`` (colours retired); returns the tag."""
-    stack = stack_mod.open_stack(environment, secrets_dir=secrets_dir)
-    for note in stack.notes:
+def _show(result: strategy_mod.Result) -> None:
+    for note in result.notes:
         console.print(note)
-    if version:
-        stack.variables["XORB_IMAGE_TAG"] = version
-    tag = stack.variables["XORB_IMAGE_TAG"]
-    refs = [s.ref(tag) for s in services.load().services]
-    absent = [ref for ref in refs if version and not engine.image_exists(ref)]
-    if absent:  # an explicit version is deployed as built, never built or pulled here
-        raise bluegreen.NothingChanged(
-            f"Image(s) {', '.join(absent)} are not here: build them with "
-            f"`uv run inv build --environment {environment} --version {version}`."
-        )
-    try:
-        rows = stack_mod.deploy(stack, timeout=timeout, build=build_mod.build_environment)
-    except XorbError as exc:
-        _record(
-            environment, "recreate", "compose", tag, bluegreen.digests(refs), "failed", str(exc)
-        )
-        raise
-    retired = bluegreen.retire(environment, secrets_dir=secrets_dir)
-    detail = f"retired colours {', '.join(retired)}" if retired else ""
-    _record(environment, "recreate", "compose", tag, bluegreen.digests(refs), "ok", detail)
-    table(
-        f"{stack.project}: health per container",
-        ["container", "service", "state", "health"],
-        [(r.name, r.service, r.state, r.health) for r in rows],
-    )
-    return tag
-
-
-def _swarm(environment: str, version: str | None, timeout: int, secrets_dir: str | None) -> None:
-    """``docker stack deploy`` with a rolling update (:mod:`xorb_tools.deploy.swarm` logs it)."""
-    # The swarm engine's module, loaded only when asked for.
-    try:
-        swarm = importlib.import_module("xorb_tools.deploy.swarm")
-    except ModuleNotFoundError:
-        raise bluegreen.NothingChanged(
-            "The swarm engine (xorb_tools.deploy.swarm) is not in this checkout: "
-            "use --engine compose."
-        ) from None
-    tag = version or stack_mod.image_tag(environment)
-    result = swarm.deploy(
-        environment=environment, version=tag, secrets_dir=secrets_dir, timeout=timeout
-    )
-    table(
-        f"swarm deploy of {tag}: {environment}",
-        ["outcome", "detail"],
-        [(result.outcome, result.detail or "-")],
-    )
-    if not result.ok:
-        raise XorbError(f"The swarm deploy of {tag} {result.outcome}: {result.detail}")
-
-
-def _show(outcome: bluegreen.Outcome, what: str) -> None:
-    table(
-        f"{what}: {outcome.environment}",
-        ["live colour", "version", "previous (stopped, kept for rollback)", "seconds"],
-        [(outcome.colour, outcome.version, outcome.previous or "-", f"{outcome.seconds:.0f}")],
-    )
+    table(result.title, list(result.columns), result.rows)
 
 
 @task(
@@ -139,45 +65,18 @@ def deploy(
     secrets_dir: str | None = None,
 ) -> None:
     """Deploy an environment (recreate, blue-green or a swarm rolling update) and log it."""
-    services.load().check_environment(environment)
-    bluegreen.check_strategy(strategy)
-    bluegreen.check_engine(engine)
-    if version is not None or strategy == "blue-green":
-        bluegreen.check_version(version)
-    if engine == "swarm":
-        _swarm(environment, version, timeout, secrets_dir)
-        return
-    if strategy == "recreate":
-        _recreate(environment, version, timeout, secrets_dir)
-        return
-    assert version is not None
-    stack_mod.compose_file(environment)
-    bluegreen.require_image(version)
-    try:
-        outcome = bluegreen.deploy(
+    _show(
+        strategy_mod.deploy(
             environment,
-            version,
-            secrets_dir=secrets_dir,
+            strategy=strategy,
+            engine_name=engine,
+            version=version,
             timeout=timeout,
             drain=drain,
+            secrets_dir=secrets_dir,
             build=build_mod.build_environment,
         )
-    except bluegreen.NothingChanged:
-        raise
-    except XorbError as exc:
-        refs = [bluegreen.image_ref(version)]
-        _record(environment, strategy, engine, version, bluegreen.digests(refs), "failed", str(exc))
-        raise
-    _record(
-        environment,
-        strategy,
-        engine,
-        version,
-        outcome.digests,
-        "ok",
-        f"{outcome.colour} live" + (f", {outcome.previous} stopped" if outcome.previous else ""),
     )
-    _show(outcome, f"{version} deployed")
 
 
 @task(help={"environment": "only this environment's deploys (default: all)"})
@@ -229,31 +128,7 @@ def rollback(
     secrets_dir: str | None = None,
 ) -> None:
     """Switch a blue-green environment back to the previous colour (while it exists)."""
-    services.load().check_environment(environment)
-    stack_mod.compose_file(environment)
-    engine.require_daemon()  # nothing was tried, so nothing goes into the deploy log
-    state = bluegreen.load_state(environment)
-    try:
-        outcome = bluegreen.rollback(
-            environment, secrets_dir=secrets_dir, timeout=timeout, drain=drain
-        )
-    except bluegreen.NothingChanged:
-        raise
-    except XorbError as exc:
-        version = state.versions.get(state.previous or "", "?")
-        _record(environment, "blue-green", "compose", version, {}, "failed", f"rollback: {exc}")
-        raise
-    _record(
-        environment,
-        "blue-green",
-        "compose",
-        outcome.version,
-        outcome.digests,
-        "rolled-back",
-        f"{outcome.colour} live again"
-        + (f", {outcome.previous} stopped" if outcome.previous else ""),
-    )
-    _show(outcome, f"rolled back to {outcome.version}")
+    _show(strategy_mod.rollback(environment, timeout, drain, secrets_dir))
 
 
 @task(name="test", help={"environment": ENV_HELP, "secrets_dir": SECRETS_HELP})

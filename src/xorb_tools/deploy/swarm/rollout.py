@@ -137,9 +137,10 @@ def deploy(
     """Deploy ``environment`` at ``version`` as a swarm stack and wait for the rollout.
 
     Bad input raises :class:`XorbError` before anything changes. Otherwise the result is an
-    :class:`Outcome` (also appended to the deploy log): ``converged``, ``rolled-back`` (swarm
-    undid the update of a service whose new tasks failed or never became healthy) or
-    ``failed`` (a job failed, an update paused, or ``timeout`` seconds passed).
+    :class:`Outcome` (:mod:`xorb_tools.deploy.strategy` logs it): ``converged``,
+    ``rolled-back`` (swarm undid the update of a service whose new tasks failed or never
+    became healthy) or ``failed`` (a job failed, an update paused, or ``timeout`` seconds
+    passed).
     """
     stack, adapted, digests = prepare(
         environment,
@@ -159,20 +160,7 @@ def deploy(
     outcome = _summarise(stack, version, states, timeout)
     if outcome[0] == "converged":
         prune(stack)
-    result = Outcome(outcome[0], outcome[1], digests, stack, tuple(adapted.notes))
-    deploylog.append(
-        deploylog.Record(
-            time=deploylog.now(),
-            environment=environment,
-            strategy="rolling",
-            engine="swarm",
-            version=version,
-            digests=digests,
-            outcome=result.outcome,
-            detail=result.detail,
-        )
-    )
-    return result
+    return Outcome(outcome[0], outcome[1], digests, stack, tuple(adapted.notes))
 
 
 def _summarise(
