@@ -43,4 +43,4 @@ def test_the_layers_contract_holds() -> None:
         [str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "1 kept, 0 broken" in proc.stdout, proc.stdout[-2000:]
+    assert " kept, 0 broken" in proc.stdout, proc.stdout[-2000:]
