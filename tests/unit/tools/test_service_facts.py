@@ -16,7 +16,8 @@ import yaml
 from common.settings import ApiServiceSettings, OrchestratorSettings, WorkerSettings
 from xorb_tools.core import services
 from xorb_tools.core.services import ROOT
-from xorb_tools.deploy import bluegreen
+from xorb_tools.deploy import bluegreen, stack
+from xorb_tools.rootfs import infra
 
 PROJECT = services.load()
 PORTS = {s.name: s.port for s in PROJECT.services}
@@ -87,3 +88,20 @@ def test_the_settings_defaults_are_the_tables() -> None:
 def test_blue_green_reads_the_api_port_from_the_table() -> None:
     assert PORTS["api"] == bluegreen.API_PORT
     assert f"api-blue:{PORTS['api']}" in bluegreen.render_upstream("blue")
+
+
+def test_compose_defaults_of_infrastructure_images_are_the_catalogs() -> None:
+    # compose/docker-compose.yml falls back to the official image when the tasks set no
+    # variable (`docker compose -f ... up` by hand): the catalog's official one
+    text = (ROOT / "compose" / "docker-compose.yml").read_text()
+    defaults = dict(re.findall(r"\$\{(XORB_[A-Z]+_IMAGE):-([^}]+)\}", text))
+    for name in infra.names():
+        spec = infra.get(name)
+        assert defaults.get(spec.env_var) == spec.official, (name, defaults)
+    assert defaults["XORB_GRAFANA_IMAGE"] == stack.GRAFANA_DEFAULT
+
+
+def test_the_base_image_default_is_the_tables() -> None:
+    for path in (ROOT / "compose").glob("docker-compose*.yml"):
+        for default in re.findall(r"\$\{XORB_BASE_IMAGE:-([^}]+)\}", path.read_text()):
+            assert default == PROJECT.base_image, path.name
