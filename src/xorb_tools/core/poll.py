@@ -1,8 +1,9 @@
 """One way to wait for something: poll a check until it holds, within a deadline.
 
-Every "wait until" of the toolkit and its tests goes through :func:`wait_for`, so each one
-is bounded, says what it waited for when it gives up, and treats a check that raises (a
-service that refuses connections while it restarts) as "not yet".
+The suites' "wait until" goes through :func:`wait_for`, so each wait is bounded, says what
+it waited for when it gives up, and treats a check that raises (a service that refuses
+connections while it restarts) as "not yet". (Loops that report a container's state as they
+go, such as testinfra's health wait, keep their own.)
 """
 
 from __future__ import annotations
