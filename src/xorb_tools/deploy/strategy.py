@@ -9,23 +9,26 @@ as it was built.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from xorb_tools.core import engine, services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import bluegreen, deploylog, swarm
 from xorb_tools.deploy import stack as stack_mod
 
+Say = Callable[[str], object]
+"""Where a deploy's notes go as they happen (the tasks print them)."""
+
 
 @dataclass(frozen=True)
 class Result:
-    """What a deploy shows the user: notes, then one table."""
+    """What a deploy shows the user when it is done: one table."""
 
     version: str
     title: str
     columns: tuple[str, ...]
     rows: list[tuple[str, ...]]
-    notes: list[str] = field(default_factory=list)
 
 
 def check(environment: str, strategy: str, engine_name: str, version: str | None) -> None:
@@ -64,6 +67,7 @@ def deploy(
     drain: float = bluegreen.DRAIN_SECONDS,
     secrets_dir: str | None = None,
     build: stack_mod.ImageBuilder | None = None,
+    say: Say = print,
 ) -> Result:
     """Check, dispatch, log. A failure raises one sentence after its record is written."""
     check(environment, strategy, engine_name, version)
@@ -74,10 +78,10 @@ def deploy(
             raise XorbError(f"The swarm deploy of {tag} {outcome.outcome}: {outcome.detail}")
         return Result(
             tag, f"swarm deploy of {tag}: {environment}", ("outcome", "detail"),
-            [(outcome.outcome, outcome.detail or "-")], list(outcome.notes),
+            [(outcome.outcome, outcome.detail or "-")],
         )  # fmt: skip
     if strategy == "recreate":
-        return recreate(environment, version, timeout, secrets_dir, build)
+        return recreate(environment, version, timeout, secrets_dir, build, say)
     assert version is not None  # check() demands it for blue-green
     return blue_green(environment, version, timeout, drain, secrets_dir, build)
 
@@ -98,9 +102,12 @@ def recreate(
     timeout: int,
     secrets_dir: str | None,
     build: stack_mod.ImageBuilder | None,
+    say: Say = print,
 ) -> Result:
     """The stack's own api with ``compose up --wait`` (blue-green colours retired)."""
     stack = stack_mod.open_stack(environment, secrets_dir=secrets_dir)
+    for note in stack.notes:
+        say(note)
     if version:
         stack.variables["XORB_IMAGE_TAG"] = version
     tag = stack.variables["XORB_IMAGE_TAG"]
@@ -122,7 +129,7 @@ def recreate(
     record(environment, "recreate", "compose", tag, bluegreen.digests(refs), "ok", detail)
     return Result(
         tag, f"{stack.project}: health per container", ("container", "service", "state", "health"),
-        [(r.name, r.service, r.state, r.health) for r in rows], list(stack.notes),
+        [(r.name, r.service, r.state, r.health) for r in rows],
     )  # fmt: skip
 
 

@@ -35,8 +35,6 @@ SECRETS_HELP = "folder of secret files (default: secrets/ in the repository)"
 
 
 def _show(result: strategy_mod.Result) -> None:
-    for note in result.notes:
-        console.print(note)
     table(result.title, list(result.columns), result.rows)
 
 
@@ -75,6 +73,7 @@ def deploy(
             drain=drain,
             secrets_dir=secrets_dir,
             build=build_mod.build_environment,
+            say=console.print,
         )
     )
 
