@@ -137,9 +137,15 @@ def test_a_live_entry_of_trivys_own_ignore_file_is_honoured(
         "    statement: the fixture runs as root on purpose\n    expired_at: 2099-12-31\n"
     )
     result = run_inv(
-        "security-scan", "--skip-images", "--offline", "--cache-dir", no_db_cache,
-        "--config-dir", "tests/fixtures/misconfig", cwd=repo,
-    )  # fmt: skip
+        "security-scan",
+        "--skip-images",
+        "--offline",
+        "--cache-dir",
+        no_db_cache,
+        "--config-dir",
+        "tests/fixtures/misconfig",
+        cwd=repo,
+    )
     assert result.code != 0, result.out
     error = error_line(result.out)
     assert "AVD-DS-0002" not in error

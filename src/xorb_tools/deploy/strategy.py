@@ -25,7 +25,6 @@ Say = Callable[[str], object]
 class Result:
     """What a deploy shows the user when it is done: one table."""
 
-    version: str
     title: str
     columns: tuple[str, ...]
     rows: list[tuple[str, ...]]
@@ -77,9 +76,10 @@ def deploy(
         if not outcome.ok:
             raise XorbError(f"The swarm deploy of {tag} {outcome.outcome}: {outcome.detail}")
         return Result(
-            tag, f"swarm deploy of {tag}: {environment}", ("outcome", "detail"),
+            f"swarm deploy of {tag}: {environment}",
+            ("outcome", "detail"),
             [(outcome.outcome, outcome.detail or "-")],
-        )  # fmt: skip
+        )
     if strategy == "recreate":
         return recreate(environment, version, timeout, secrets_dir, build, say)
     assert version is not None  # check() demands it for blue-green
@@ -91,8 +91,9 @@ def deploy_swarm(
 ) -> swarm.Outcome:
     """A swarm rolling update (:func:`xorb_tools.deploy.swarm.deploy`), logged."""
     outcome = swarm.deploy(environment, version, secrets_dir=secrets_dir, timeout=timeout)
-    record(environment, "rolling", "swarm", version, outcome.digests, outcome.outcome,
-           outcome.detail)  # fmt: skip
+    record(
+        environment, "rolling", "swarm", version, outcome.digests, outcome.outcome, outcome.detail
+    )
     return outcome
 
 
@@ -121,16 +122,16 @@ def recreate(
     try:
         rows = stack_mod.deploy(stack, timeout=timeout, build=build)
     except XorbError as exc:
-        record(environment, "recreate", "compose", tag, bluegreen.digests(refs), "failed",
-               str(exc))  # fmt: skip
+        record(environment, "recreate", "compose", tag, bluegreen.digests(refs), "failed", str(exc))
         raise
     retired = bluegreen.retire(environment, secrets_dir=secrets_dir)
     detail = f"retired colours {', '.join(retired)}" if retired else ""
     record(environment, "recreate", "compose", tag, bluegreen.digests(refs), "ok", detail)
     return Result(
-        tag, f"{stack.project}: health per container", ("container", "service", "state", "health"),
+        f"{stack.project}: health per container",
+        ("container", "service", "state", "health"),
         [(r.name, r.service, r.state, r.health) for r in rows],
-    )  # fmt: skip
+    )
 
 
 def blue_green(
@@ -146,29 +147,47 @@ def blue_green(
     bluegreen.require_image(version)
     try:
         outcome = bluegreen.deploy(
-            environment, version, secrets_dir=secrets_dir, timeout=timeout, drain=drain,
+            environment,
+            version,
+            secrets_dir=secrets_dir,
+            timeout=timeout,
+            drain=drain,
             build=build,
-        )  # fmt: skip
+        )
     except bluegreen.NothingChanged:
         raise
     except XorbError as exc:
         refs = [bluegreen.image_ref(version)]
-        record(environment, "blue-green", "compose", version, bluegreen.digests(refs), "failed",
-               str(exc))  # fmt: skip
+        record(
+            environment,
+            "blue-green",
+            "compose",
+            version,
+            bluegreen.digests(refs),
+            "failed",
+            str(exc),
+        )
         raise
     previous = f", {outcome.previous} stopped" if outcome.previous else ""
-    record(environment, "blue-green", "compose", version, outcome.digests, "ok",
-           f"{outcome.colour} live{previous}")  # fmt: skip
+    record(
+        environment,
+        "blue-green",
+        "compose",
+        version,
+        outcome.digests,
+        "ok",
+        f"{outcome.colour} live{previous}",
+    )
     return colour_table(outcome, f"{version} deployed")
 
 
 def colour_table(outcome: bluegreen.Outcome, what: str) -> Result:
     """The live colour after a blue-green deploy or rollback."""
     return Result(
-        outcome.version, f"{what}: {outcome.environment}",
+        f"{what}: {outcome.environment}",
         ("live colour", "version", "previous (stopped, kept for rollback)", "seconds"),
         [(outcome.colour, outcome.version, outcome.previous or "-", f"{outcome.seconds:.0f}")],
-    )  # fmt: skip
+    )
 
 
 def rollback(environment: str, timeout: float, drain: float, secrets_dir: str | None) -> Result:
@@ -188,6 +207,13 @@ def rollback(environment: str, timeout: float, drain: float, secrets_dir: str | 
         record(environment, "blue-green", "compose", version, {}, "failed", f"rollback: {exc}")
         raise
     previous = f", {outcome.previous} stopped" if outcome.previous else ""
-    record(environment, "blue-green", "compose", outcome.version, outcome.digests,
-           "rolled-back", f"{outcome.colour} live again{previous}")  # fmt: skip
+    record(
+        environment,
+        "blue-green",
+        "compose",
+        outcome.version,
+        outcome.digests,
+        "rolled-back",
+        f"{outcome.colour} live again{previous}",
+    )
     return colour_table(outcome, f"rolled back to {outcome.version}")

@@ -16,17 +16,12 @@ from xorb_tools.tasks._util import lazy
 
 if TYPE_CHECKING:
     from xorb_tools import build as build_mod
-    from xorb_tools.core import engine
-    from xorb_tools.deploy import bluegreen, deploylog, smoke
-    from xorb_tools.deploy import stack as stack_mod
+    from xorb_tools.deploy import deploylog, smoke
     from xorb_tools.deploy import strategy as strategy_mod
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
     build_mod = lazy("xorb_tools.build")
-    bluegreen = lazy("xorb_tools.deploy.bluegreen")
     deploylog = lazy("xorb_tools.deploy.deploylog")
-    engine = lazy("xorb_tools.core.engine")
     smoke = lazy("xorb_tools.deploy.smoke")
-    stack_mod = lazy("xorb_tools.deploy.stack")
     strategy_mod = lazy("xorb_tools.deploy.strategy")
 from xorb_tools.tasks._util import console, table, user_errors
 
@@ -59,7 +54,7 @@ def deploy(
     engine: str = "compose",
     version: str | None = None,
     timeout: int = 300,  # stack.WAIT_TIMEOUT (a literal: test_task_start checks it)
-    drain: int = 10,  # bluegreen.DRAIN_SECONDS
+    drain: int = 10,  # deploy.bluegreen.DRAIN_SECONDS
     secrets_dir: str | None = None,
 ) -> None:
     """Deploy an environment (recreate, blue-green or a swarm rolling update) and log it."""
@@ -122,8 +117,8 @@ def history(c: Context, environment: str | None = None) -> None:
 def rollback(
     c: Context,
     environment: str = "production",
-    timeout: int = 120,  # bluegreen.TIMEOUT
-    drain: int = 10,  # bluegreen.DRAIN_SECONDS
+    timeout: int = 120,  # deploy.bluegreen.TIMEOUT
+    drain: int = 10,  # deploy.bluegreen.DRAIN_SECONDS
     secrets_dir: str | None = None,
 ) -> None:
     """Switch a blue-green environment back to the previous colour (while it exists)."""

@@ -31,11 +31,15 @@ def test_bad_input_is_one_sentence_before_anything_runs(
 
 def test_a_record_is_one_line_of_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XORB_STATE_DIR", str(tmp_path))
-    strategy.record("staging", "blue-green", "compose", "1.4.0", {"xorb/api": "sha256:ab"}, "ok",
-                    "green live")  # fmt: skip
+    strategy.record(
+        "staging", "blue-green", "compose", "1.4.0", {"xorb/api": "sha256:ab"}, "ok", "green live"
+    )
     (record,) = deploylog.read("staging")
     assert (record.strategy, record.engine, record.version, record.outcome) == (
-        "blue-green", "compose", "1.4.0", "ok",
-    )  # fmt: skip
+        "blue-green",
+        "compose",
+        "1.4.0",
+        "ok",
+    )
     assert record.digests == {"xorb/api": "sha256:ab"} and record.detail == "green live"
     assert len((tmp_path / deploylog.LOG_NAME).read_text().splitlines()) == 1
