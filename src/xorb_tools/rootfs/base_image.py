@@ -28,12 +28,8 @@ PACKAGES = ("python3", "python3-venv", "ca-certificates")
 # 2025-01-01T00:00:00Z unless SOURCE_DATE_EPOCH says otherwise: fixes every mtime.
 DEFAULT_EPOCH = 1735689600
 DPKG_EXCLUDES = (
-    "path-exclude=/usr/share/doc/*",
-    "path-include=/usr/share/doc/*/copyright",
-    "path-exclude=/usr/share/man/*",
-    "path-exclude=/usr/share/info/*",
-    "path-exclude=/usr/share/locale/*",
-    "path-exclude=/usr/share/lintian/*",
+    *mmdebstrap.DPKG_EXCLUDES,
+    # the base serves only Python: no charset converters, no leap-second zone files
     "path-exclude=/usr/lib/x86_64-linux-gnu/gconv/*",
     "path-exclude=/usr/lib/aarch64-linux-gnu/gconv/*",
     "path-exclude=/usr/share/zoneinfo/right/*",

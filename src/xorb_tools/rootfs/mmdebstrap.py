@@ -10,6 +10,16 @@ import sys
 
 from xorb_tools.core.errors import XorbError
 
+# Never unpacked into any rootfs: documentation (licences kept), manuals, translations.
+DPKG_EXCLUDES = (
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/locale/*",
+    "path-exclude=/usr/share/lintian/*",
+)
+
 
 def ensure() -> str:
     """Path of mmdebstrap; installs it with apt-get (root, Debian) when it is missing."""

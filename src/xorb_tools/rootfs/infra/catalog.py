@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from xorb_tools.core import services
 from xorb_tools.core.errors import XorbError
+from xorb_tools.rootfs import mmdebstrap
 
 if TYPE_CHECKING:
     pass
@@ -23,15 +24,7 @@ LABEL_INPUTS = "io.xorb.infra.inputs"
 LABEL_OFFICIAL = "io.xorb.infra.official"
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 BUILD_HINT = "build it with `uv run inv infra-images` (no registry needed)"
-# Never unpacked into any rootfs: documentation (licences kept), manuals, translations.
-DPKG_EXCLUDES = (
-    "path-exclude=/usr/share/doc/*",
-    "path-include=/usr/share/doc/*/copyright",
-    "path-exclude=/usr/share/man/*",
-    "path-exclude=/usr/share/info/*",
-    "path-exclude=/usr/share/locale/*",
-    "path-exclude=/usr/share/lintian/*",
-)
+DPKG_EXCLUDES = mmdebstrap.DPKG_EXCLUDES
 # Removed from every rootfs after installation: package lists, caches, logs.
 CLEAN_PATHS = (
     "/var/lib/apt/lists/*",
