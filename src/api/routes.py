@@ -23,6 +23,7 @@ from api.schemas import (
 )
 from api.services import Services, get_services
 from common.contracts import WORKFLOW_ID_PATTERN
+from common.log import container_id
 
 Id = Annotated[str, Path(pattern=WORKFLOW_ID_PATTERN, description="Job or workflow id")]
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -37,7 +38,7 @@ debug = APIRouter(include_in_schema=False)
 
 @probes.get("/health", response_model=Health, summary="Liveness (no dependencies)")
 async def health(request: Request) -> Health:
-    return Health(status="ok", version=request.app.state.version)
+    return Health(status="ok", version=request.app.state.version, instance=container_id())
 
 
 @probes.get(

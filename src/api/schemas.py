@@ -46,6 +46,9 @@ class WorkflowAccepted(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     version: str = Field(description="The running release (XORB_VERSION, e.g. the image tag)")
+    instance: str = Field(
+        description="The container that answered (its hostname, the container_id of its logs)"
+    )
 
 
 class Readiness(BaseModel):

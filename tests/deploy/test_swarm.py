@@ -14,6 +14,7 @@ speed is reported, never asserted. Removed at the end: the stack, its volumes, t
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from python_on_whales import Config, Secret, Volume
 from tests.conftest import free_ports
 from tests.deploy.conftest import Site
 from xorb_tools.core import engine, names, services
+from xorb_tools.core.poll import wait_for
+from xorb_tools.core.services import ROOT
 from xorb_tools.deploy import deploylog, strategy, swarm
 from xorb_tools.deploy import stack as stack_mod
 from xorb_tools.testing import sessions
@@ -33,12 +36,15 @@ from xorb_tools.testing.loadgen import Load, LoadResult
 
 pytestmark = [pytest.mark.docker, pytest.mark.deploy]
 
-PREFIX = "xorb-swt"
+PREFIX = names.suite_prefix("swt")
 ENVIRONMENT = "production"
 STACK = f"{PREFIX}-{ENVIRONMENT}"
 V1, V2, BAD = "sw-1", "sw-2", "sw-bad"
 RATE = 20.0
+API = services.load().service("api")
 TIMEOUT = 420
+NGINX_CONF = ROOT / "compose" / "nginx" / "nginx.conf"
+RESOLVER_VALID = int(re.search(r"resolver \S+ valid=(\d+)s", NGINX_CONF.read_text())[1])  # type: ignore[index]
 FAST_HEALTH = """\
 # Release services: a task not healthy 45 s after it started (plus four failed probes) is
 # unhealthy and swarm rolls its update back. Swarm also stops a running task that turns
@@ -73,10 +79,10 @@ def _bad_image(tmp: Path) -> None:
     """An API image whose server never starts (its health check can never pass); the other
     release images of that version are the production ones."""
     (tmp / "Dockerfile").write_text(
-        'FROM xorb/api:production\nCMD ["python3", "-c", "import time; time.sleep(10**6)"]\n'
+        f'FROM {API.ref("production")}\nCMD ["python3", "-c", "import time; time.sleep(10**6)"]\n'
     )
     _tag(BAD)
-    engine.client().buildx.build(tmp, tags=[f"xorb/api:{BAD}"], load=True, progress=False)
+    engine.client().buildx.build(tmp, tags=[API.ref(BAD)], load=True, progress=False)
 
 
 def _untag() -> None:
@@ -264,20 +270,47 @@ def test_unhealthy_update_is_rolled_back_and_reported(site: SwarmSite) -> None:
     assert any(r.version == BAD and r.outcome == "rolled-back" for r in deploylog.read())
 
 
+def _instances(service: str) -> set[str]:
+    """The hostnames (short container IDs) of the service's running replicas."""
+    snap = swarm.snapshot(STACK)
+    return {
+        str(t["Status"]["ContainerStatus"]["ContainerID"])[:12]
+        for t in snap.tasks_of(snap.services[service])
+        if t.get("DesiredState") == "running" and t["Status"]["State"] == "running"
+    }
+
+
+def _resolved_by_nginx(service: str) -> set[str]:
+    """The addresses Docker's DNS gives nginx's container for ``service`` right now."""
+    docker = engine.client()
+    (nginx, *_) = docker.container.list(
+        filters={"label": f"com.docker.swarm.service.name={STACK}_nginx"}
+    )
+    out = docker.container.execute(nginx, ["getent", "ahostsv4", service])
+    return {line.split()[0] for line in str(out).splitlines() if line.strip()}
+
+
 def test_scale_up_then_down_without_failed_requests(site: SwarmSite) -> None:
     up = site.inv("scale", "api=5", "--engine", "swarm", "--environment", ENVIRONMENT)
     assert up.code == 0, up.out
     assert _running("api") == 5
     started = time.monotonic()
     with site.load() as load:
-        time.sleep(3)
+        wait_for(lambda: len(load.result().instances_between(0)) == 5, 30, "all 5 answering")
         down = site.inv("scale", "api=2", "--engine", "swarm", "--environment", ENVIRONMENT)
-        time.sleep(6)  # nginx re-resolves `api` every 5 s
+        remaining = _instances("api")
+        wait_for(lambda: len(_resolved_by_nginx("api")) == 2, 30, "DNS to drop the 3 removed")
+        dns_settled = load.now()
+        # nginx caches an answer for its resolver's `valid=` (its config, not a guess): keep
+        # the load on through that window, then past it, where only the 2 may answer.
+        settled = dns_settled + RESOLVER_VALID
+        wait_for(lambda: load.now() > settled + 2, RESOLVER_VALID + 5, "nginx's cache to expire")
     result = load.result()
     REPORT["scale_down"] = {"seconds": round(time.monotonic() - started, 1), **_summary(result)}
     assert down.code == 0, down.out
-    assert _running("api") == 2
+    assert _running("api") == 2 and len(remaining) == 2
     assert result.failed() == [], result.summary()
+    assert result.instances_between(settled + 0.5) == remaining, result.summary()
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ section 9.3.1 allows and browsers do; httpx does not. The sample is marked ``res
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import queue
 import statistics
@@ -43,6 +44,8 @@ class Sample:
     version: str | None = None
     error: str | None = None
     resent: bool = False
+    instance: str | None = None
+    """The ``instance`` field of a JSON answer: which replica answered."""
 
 
 @dataclass
@@ -61,6 +64,10 @@ class LoadResult:
             for s in self.samples
             if since <= s.at < until and (s.status == 0 or s.status not in self.ok_statuses)
         ]
+
+    def instances_between(self, since: float, until: float = math.inf) -> set[str | None]:
+        """The replicas that answered requests sent in ``[since, until)``."""
+        return {s.instance for s in self.samples if since <= s.at < until and s.status != 0}
 
     def versions_after(self, t: float) -> set[str | None]:
         """The ``version`` of every answer to a request sent at or after ``t``."""
@@ -220,7 +227,7 @@ class Load:
         closed = (sample.error or "").startswith("RemoteProtocolError: Server disconnected")
         if sample.status == 0 and closed and request.method in IDEMPOTENT:
             again = self._attempt(client, request)
-            return Sample(sample.at, again.status, again.latency, again.version, again.error, True)
+            return dataclasses.replace(again, at=sample.at, resent=True)
         return sample
 
     def _attempt(self, client: httpx.Client, request: _Request) -> Sample:
@@ -232,15 +239,20 @@ class Load:
         except httpx.HTTPError as exc:
             return Sample(at, 0, self.now() - at, None, f"{type(exc).__name__}: {exc}")
         latency = self.now() - at
-        version = None
+        body = None
         if request.version_field and "json" in response.headers.get("content-type", ""):
-            try:
+            with contextlib.suppress(ValueError):
                 body = response.json()
-            except ValueError:
-                body = None
-            if isinstance(body, dict) and request.version_field in body:
-                version = str(body[request.version_field])
-        return Sample(at, response.status_code, latency, version)
+        fields = body if isinstance(body, dict) else {}
+        version = fields.get(request.version_field) if request.version_field else None
+        instance = fields.get("instance")
+        return Sample(
+            at,
+            response.status_code,
+            latency,
+            None if version is None else str(version),
+            instance=None if instance is None else str(instance),
+        )
 
     def _record(self, sample: Sample) -> None:
         with self._lock:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,11 @@ def client(config: XorbConfig, services: Services) -> Iterator[TestClient]:
 def test_health(client: TestClient) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "version": package_version()}
+    assert response.json() == {
+        "status": "ok",
+        "version": package_version(),
+        "instance": socket.gethostname(),  # which replica answered, as its logs name it
+    }
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
     assert len(response.headers["x-request-id"]) == 32
@@ -89,7 +94,11 @@ def test_health_reports_the_deployed_version(
     monkeypatch.setenv("XORB_VERSION", "bg-2")
     monkeypatch.setenv("API_RATE_LIMIT_STORAGE", "memory://")
     with TestClient(create_app(build_config("test"), services)) as client:
-        assert client.get("/health").json() == {"status": "ok", "version": "bg-2"}
+        assert client.get("/health").json() == {
+            "status": "ok",
+            "version": "bg-2",
+            "instance": socket.gethostname(),
+        }
 
 
 def test_request_id_is_propagated(client: TestClient) -> None:

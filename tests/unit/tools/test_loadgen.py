@@ -15,13 +15,16 @@ from xorb_tools.testing.loadgen import Load, LoadResult, Sample
 
 class _Handler(BaseHTTPRequestHandler):
     version = "v1"
+    instance = "replica-a"
 
     def do_GET(self) -> None:
         if self.path == "/fail":
             self.send_response(503)
             self.end_headers()
             return
-        body = json.dumps({"status": "ok", "version": _Handler.version}).encode()
+        body = json.dumps(
+            {"status": "ok", "version": _Handler.version, "instance": _Handler.instance}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -55,6 +58,7 @@ def test_load_counts_answers_and_versions(server: str) -> None:
     after = {s.version for s in result.samples if s.at >= switched + 0.1}
     assert after == {"v2"}
     assert "v1" in {s.version for s in result.samples if s.at < switched}
+    assert result.instances_between(0) == {"replica-a"}
     summary = result.summary()
     assert summary["failed"] == 0 and summary["sent"] == len(result.samples)
     assert 0 < result.rate() <= 45
