@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.docker.conftest import Inv, run_inv
-from xorb_tools.core import engine
+from xorb_tools.core import engine, services
 from xorb_tools.core.errors import XorbError
 
 
@@ -45,7 +45,8 @@ def production_secrets(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def api_image() -> Iterator[str]:
-    """``xorb/api:production`` built from this checkout (``/health`` reports the version)."""
+    """``<namespace>/api:production`` built from this checkout (``/health`` reports the
+    version)."""
     result = run_inv("build", "--service", "api", "--target", "production", "--quiet")
     assert result.code == 0, result.out
-    yield "xorb/api:production"
+    yield services.load().service("api").ref("production")

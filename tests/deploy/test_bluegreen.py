@@ -31,7 +31,7 @@ from xorb_tools.testing.loadgen import Load, LoadResult
 
 pytestmark = [pytest.mark.docker, pytest.mark.deploy]
 
-PREFIX = "xorb-bgt"
+PREFIX = names.suite_prefix("bgt")
 ENVIRONMENT = "production"
 VERSIONS = ("bg-1", "bg-2")
 BAD = "bg-bad"
@@ -87,7 +87,7 @@ def _bad_image(tmp: Path, base: str) -> str:
     (tmp / "Dockerfile").write_text(
         f'FROM {base}\nCMD ["python3", "-c", "import time; time.sleep(10**6)"]\n'
     )
-    ref = f"xorb/api:{BAD}"
+    ref = bluegreen.image_ref(BAD)
     engine.client().buildx.build(tmp, tags=[ref], load=True, progress=False)
     return ref
 
@@ -112,7 +112,7 @@ def site(
     }
     docker = engine.client()
     for version in VERSIONS:
-        docker.image.tag(api_image, f"xorb/api:{version}")
+        docker.image.tag(api_image, bluegreen.image_ref(version))
     _bad_image(tmp_path_factory.mktemp("bad-image"), api_image)
     site = BlueGreenSite(env, production_secrets, f"https://127.0.0.1:{https}")
     with pytest.MonkeyPatch.context() as patch:
@@ -141,8 +141,8 @@ def site(
             _remove_colours()
             down = run_inv("down", "--environment", ENVIRONMENT, "--volumes", env={**env})
             for version in (*VERSIONS, BAD):
-                if docker.image.exists(f"xorb/api:{version}"):
-                    docker.image.remove(f"xorb/api:{version}")
+                if docker.image.exists(bluegreen.image_ref(version)):
+                    docker.image.remove(bluegreen.image_ref(version))
             report = sessions.report_dir() / "bluegreen.json"
             report.write_text(json.dumps(REPORT, indent=2, sort_keys=True) + "\n")
     assert down.code == 0, down.out

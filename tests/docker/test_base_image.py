@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from tests.docker.conftest import run_inv
-from xorb_tools.core import engine, images
+from xorb_tools.core import engine, images, services
 from xorb_tools.core.services import Project
 from xorb_tools.rootfs import base_image
 
@@ -22,7 +22,7 @@ def local_base(project: Project) -> str:
 
 
 def test_two_builds_give_the_same_rootfs_digest(local_base: str) -> None:
-    tag = f"xorb/base:repro-{uuid.uuid4().hex[:6]}"
+    tag = f"{services.load().namespace}/base:repro-{uuid.uuid4().hex[:6]}"
     try:
         again = base_image.build(tag, force=True)
         assert again.built

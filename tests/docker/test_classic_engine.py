@@ -19,11 +19,13 @@ from pathlib import Path
 import pytest
 
 from tests.docker.conftest import run_inv
-from xorb_tools.core import engine, engines
+from xorb_tools.core import engine, engines, services
 from xorb_tools.core.services import ROOT
 from xorb_tools.github import workflows
 
 pytestmark = pytest.mark.docker
+API = services.load().service("api")
+BASE = services.load().local_base_image
 GHA_BUILD = workflows.Job("build", workflow=ROOT / "tests/fixtures/workflows/gha-build.yml")
 
 
@@ -80,16 +82,16 @@ def test_a_build_with_a_cache_stops_in_one_sentence_and_leaves_nothing(
     assert "bash scripts/provision.sh" in errors[0] and "--cache none" in errors[0]
     assert not cache_dir.exists()
     tags = [t for i in classic.client().image.list() for t in i.repo_tags]
-    assert not [t for t in tags if "xorb/api" in t]
+    assert not [t for t in tags if API.image in t]
     # Without a cache nothing needs exporting: the same engine builds, and on this fresh
     # engine with no registry it first makes the air-gapped base itself, saying so.
     plain = run_inv("build", "--service", "api", "--cache", "none", "--quiet", env=env)
     assert plain.code == 0, plain.out
     assert "(docker driver: classic image store; --cache none exports nothing)" in plain.out
-    assert "building xorb/base:bookworm from Debian packages first" in plain.out
-    assert "rootfs: xorb/base:bookworm: importing the" in plain.out
+    assert f"building {BASE} from Debian packages first" in plain.out
+    assert f"rootfs: {BASE}: importing the" in plain.out
     assert not [ln for ln in plain.lines if ln.startswith("ERROR")], plain.out
-    assert classic.client().image.exists("xorb/api:production")
+    assert classic.client().image.exists(API.ref("production"))
 
 
 def test_after_provisioning_the_gha_cache_round_trips_through_acts_server(

@@ -68,7 +68,7 @@ def test_compose_config_passes(environment: str, secrets_dir: Path) -> None:
     )
     s = stack.open_stack(environment, secrets_dir=secrets_dir, resolve_images=False)
     config = stack.preflight(s)
-    assert config["name"] == f"xorb-{environment}"
+    assert config["name"] == names.project_name(environment)
     assert {"api", "orchestrator", "worker", "migrate", "postgres", "redis"} <= set(
         config["services"]
     )

@@ -46,7 +46,7 @@ def test_a_failing_test_in_the_image_is_named_with_its_service(
 
 @pytest.fixture
 def image_without_pytest_cov(worker_testing_image: str) -> Iterator[str]:
-    tag = "xorb/worker:ct-missing-dep"
+    tag = services.load().service("worker").ref("ct-missing-dep")
     with tempfile.TemporaryDirectory(prefix="xorb-ct-") as folder:
         (Path(folder) / "Dockerfile").write_text(
             f"FROM {worker_testing_image}\nUSER 0:0\n"

@@ -92,7 +92,7 @@ def test_with_skip_vuln_our_images_and_dockerfiles_pass(
 
 @pytest.fixture(scope="module")
 def planted_image(production: dict[str, str], project: Project) -> Iterator[str]:
-    """xorb/api:production plus a fake AWS key and a fake private key in a layer."""
+    """<namespace>/api:production plus a fake AWS key and a fake private key in a layer."""
     api = project.service("api")
     ref = api.ref(PLANTED_TAG)
     client = engine.client()

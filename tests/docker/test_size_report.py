@@ -34,7 +34,7 @@ def test_all_images_within_budget_and_reports_written(
         assert img["efficiency"] is not None and 0.5 < img["efficiency"] <= 1.0
         assert img["wasted_bytes"] is not None
         assert any(layer["created_by"].startswith("COPY") for layer in img["layers"])
-        assert f"xorb/{svc.name}:production" in result.out
+        assert svc.ref("production") in result.out
     # the base and shared dependency layers are on disk once
     assert data["shared_bytes"] > 100e6
     assert data["total_on_disk_bytes"] < data["total_separate_bytes"]

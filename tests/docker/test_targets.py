@@ -154,7 +154,7 @@ def test_build_push_prints_the_digest_the_registry_holds(project: Project) -> No
         "--quiet",
     )
     assert result.code == 0, result.out
-    digest, layers = _manifest("xorb/worker", "0.0.1-pushtest")
+    digest, layers = _manifest(project.service("worker").image, "0.0.1-pushtest")
     assert digest.startswith("sha256:")
     assert digest[:19] in result.out
     assert set(layers) == {GZIP_LAYER}, layers
@@ -169,7 +169,7 @@ def test_push_and_pull_existing_tags(project: Project, production: dict[str, str
         "push", "--service", "api", "--version", version, "--registry", "localhost:5000"
     )
     assert pushed.code == 0, pushed.out
-    digest, layers = _manifest("xorb/api", version)
+    digest, layers = _manifest(api.image, version)
     assert digest in pushed.out
     # A layer from a zstd cache once reached the image as zstd and broke this pull.
     assert set(layers) == {GZIP_LAYER}, layers

@@ -25,6 +25,7 @@ from xorb_tools import build
 from xorb_tools.core import names, services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import stack
+from xorb_tools.rootfs import infra
 from xorb_tools.testing import resilience
 
 ENVIRONMENT = "production"
@@ -51,7 +52,7 @@ class Boot:
         opened = stack.open_stack(ENVIRONMENT, secrets_dir=self.secrets_dir, grafana=False)
         opened.extra_files.append(HERE / "compose.resilience.yml")
         # the air-gapped Temporal gets its database file from open_stack (production)
-        if opened.variables.get("XORB_TEMPORAL_IMAGE", "").startswith("xorb/infra-temporal"):
+        if opened.variables.get("XORB_TEMPORAL_IMAGE", "").startswith(infra.get("temporal").image):
             assert stack.TEMPORAL_DURABLE in opened.extra_files
         opened.variables.update(self.ports)
         opened.variables.update(REPLICAS)

@@ -20,12 +20,13 @@ from pathlib import Path
 import httpx
 from python_on_whales import Container
 
+from xorb_tools.core import names
 from xorb_tools.deploy import stack as stack_mod
 
 HERE = Path(__file__).resolve().parent
-PREFIX = "xorb-resilience"
+PREFIX = names.suite_prefix("resilience")
 """``XORB_PROJECT_PREFIX`` of the suite: its stack is the compose project
-``xorb-resilience-production``, beside anyone else's."""
+``<namespace>-resilience-production``, beside anyone else's."""
 QUEUE_NAME = "xorb-jobs"
 QUEUE_KEY = f"rq:queue:{QUEUE_NAME}"
 _HEX = re.compile(r"^[0-9a-f]{8,64}$")

@@ -28,11 +28,11 @@ from python_on_whales import DockerClient
 
 from tests.docker.conftest import Inv, copy_repo, run_inv
 from tests.resilience.conftest import Boot
-from xorb_tools.core import engine, services
+from xorb_tools.core import engine, names, services
 
 pytestmark = [pytest.mark.resilience, pytest.mark.order(0)]
 
-ROW_PREFIX = "xorb-badinput"
+ROW_PREFIX = names.suite_prefix("badinput")
 ROW_TAGS = re.compile(
     rf"^({re.escape(services.load().version)}|[0-9a-f]{{12}}|development|staging|production|test)"
     r"(-development|-testing)?$"
@@ -229,7 +229,7 @@ def _engine_state() -> dict[str, str]:
     for kind, name, labels in owned:
         if str(labels.get(label, "")).startswith(ROW_PREFIX):
             state[f"{kind} {name}"] = "present"
-    for image in docker.image.list(filters=[("reference", "xorb/*")]):
+    for image in docker.image.list(filters=[("reference", f"{names.namespace()}/*")]):
         for tag in image.repo_tags:
             if ROW_TAGS.match(tag.rpartition(":")[2]):
                 state[f"image {tag}"] = str(image.id)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from python_on_whales.exceptions import DockerException
 
-from xorb_tools.core import engine
+from xorb_tools.core import engine, services
 from xorb_tools.core.services import ROOT
 from xorb_tools.quality import structure
 
@@ -90,10 +90,10 @@ def assert_only_fails(suite: Suite, failing: str) -> None:
 
 @pytest.fixture
 def root_image() -> Iterator[str]:
-    """``xorb/api:structure-root``: the production API image switched to root."""
+    """``<namespace>/api:structure-root``: the production API image switched to root."""
     client = engine.client()
-    svc_ref = "xorb/api:production"
-    tag = "xorb/api:structure-root"
+    api = services.load().service("api")
+    svc_ref, tag = api.ref("production"), api.ref("structure-root")
     with tempfile.TemporaryDirectory(prefix="xorb-structure-root-") as folder:
         context = Path(folder)
         (context / "Dockerfile").write_text(f"FROM {svc_ref}\nUSER 0:0\n")

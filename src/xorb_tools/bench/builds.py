@@ -22,14 +22,19 @@ from python_on_whales.exceptions import DockerException
 from xorb_tools import build
 from xorb_tools.bench.settings import Samples, Settings
 from xorb_tools.build import planning
-from xorb_tools.core import ca, engine, registry, services
+from xorb_tools.core import ca, engine, names, registry, services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.core.services import Project
 from xorb_tools.core.workspace import copy_repo
 
-PREFIX = "xorb-bench"
+
+def prefix() -> str:
+    """The benchmark's image namespace, inside the checkout's (``xorb-bench``)."""
+    return names.suite_prefix("bench")
+
+
 VERSION = "bench"
-ENVIRONMENT = "staging"  # a real environment whose `:staging` tag lands under xorb-bench/
+ENVIRONMENT = "staging"  # a real environment; its `:staging` tag lands under prefix()
 BASELINE_DOCKERFILE = Path("bench") / "baseline" / "Dockerfile"
 SOURCE_FILE = Path("src") / "api" / "routes.py"
 SOURCE_MARK = "# bench-change: "
@@ -60,7 +65,7 @@ T = TypeVar("T")
 def bench_project(root: Path) -> Project:
     """The copy's project with every image renamed into the ``xorb-bench/`` namespace."""
     project = services.load(root / "pyproject.toml")
-    renamed = tuple(dataclasses.replace(s, image=f"{PREFIX}/{s.name}") for s in project.services)
+    renamed = tuple(dataclasses.replace(s, image=f"{prefix()}/{s.name}") for s in project.services)
     return dataclasses.replace(project, services=renamed)
 
 
@@ -217,7 +222,7 @@ class Builds:
             ) from None
 
     def baseline_ref(self, name: str) -> str:
-        return f"{PREFIX}/{name}-baseline:{VERSION}"
+        return f"{prefix()}/{name}-baseline:{VERSION}"
 
     def ours_ref(self, name: str) -> str:
         return self.project.service(name).ref(VERSION)
@@ -238,9 +243,9 @@ class Builds:
     def _remove_own_images(self) -> None:
         tags: list[str] = []
         # Other builds add and remove images meanwhile: one that vanished is skipped.
-        for image in self.client.image.list(filters={"reference": f"{PREFIX}/*"}):
+        for image in self.client.image.list(filters={"reference": f"{prefix()}/*"}):
             with contextlib.suppress(DockerException):
-                tags += [tag for tag in image.repo_tags if tag.startswith(f"{PREFIX}/")]
+                tags += [tag for tag in image.repo_tags if tag.startswith(f"{prefix()}/")]
         if tags:
             with contextlib.suppress(DockerException):
                 self.client.image.remove(tags, force=True, prune=True)

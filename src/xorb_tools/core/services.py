@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,11 @@ from pathlib import Path
 from xorb_tools.core.errors import XorbError
 
 ROOT = Path(__file__).resolve().parents[3]
+PROJECT_VAR = "XORB_PROJECT"
+"""Per-checkout namespace (default: the table's ``image-prefix``, ``xorb``): images are
+``<namespace>/<name>``, compose projects and stacks ``<namespace>-<environment>``, so two
+checkouts or CI jobs on one engine never touch each other's images or stacks."""
+NAMESPACE_PATTERN = r"[a-z0-9][a-z0-9_-]*"
 
 
 def reports_dir(root: Path = ROOT) -> Path:
@@ -56,6 +62,7 @@ class Project:
 
     root: Path
     version: str
+    namespace: str
     registry: str
     base_image: str
     local_base_image: str
@@ -105,18 +112,32 @@ def parse(data: Mapping[str, object], root: Path = ROOT) -> Project:
 
     groups = data.get("dependency-groups", {})
     table = services_schema.validate(xorb, groups if isinstance(groups, dict) else {})
+    namespace = os.environ.get(PROJECT_VAR) or table.image_prefix
+    if not re.fullmatch(NAMESPACE_PATTERN, namespace):
+        raise XorbError(
+            f"{PROJECT_VAR}={namespace!r} is not a lowercase image namespace and compose "
+            "project name (lowercase letters, digits, - and _, starting with a letter or digit)."
+        )
+
+    def renamed(image: str) -> str:
+        prefix = f"{table.image_prefix}/"
+        return f"{namespace}/{image.removeprefix(prefix)}" if image.startswith(prefix) else image
+
     meta = data.get("project", {})
     version = str(meta.get("version", "0.0.0")) if isinstance(meta, Mapping) else "0.0.0"
     return Project(
         root=root,
         version=version,
+        namespace=namespace,
         registry=table.registry,
         base_image=table.base_image,
-        local_base_image=table.local_base_image,
+        local_base_image=renamed(table.local_base_image),
         environments=tuple(table.environments),
         targets=tuple(table.targets),
         services=tuple(
-            Service(r.name, r.package, r.group, r.image, r.port, r.health_path, r.budget_mb)
+            Service(
+                r.name, r.package, r.group, renamed(r.image), r.port, r.health_path, r.budget_mb
+            )
             for r in table.services
         ),
     )

@@ -18,7 +18,7 @@ PYPROJECT_NAME = "pyproject.toml"
 
 
 _NAME = r"^[a-z][a-z0-9-]*$"
-_IMAGE = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"
+IMAGE_PATTERN = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"
 
 
 _SHAPES = {
@@ -36,7 +36,7 @@ class Row(BaseModel):
     name: str = Field(pattern=_NAME)
     package: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     group: str = Field(min_length=1)
-    image: str = Field(pattern=_IMAGE)
+    image: str = Field(pattern=IMAGE_PATTERN)
     port: int = Field(ge=1, le=65535)
     health_path: str = Field(alias="health-path", pattern=r"^/")
     budget_mb: int = Field(alias="budget-mb", gt=0)
@@ -46,7 +46,7 @@ class Table(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     registry: str = Field("localhost:5000", min_length=1)
-    image_prefix: str = Field("xorb", alias="image-prefix", pattern=_IMAGE)
+    image_prefix: str = Field("xorb", alias="image-prefix", pattern=IMAGE_PATTERN)
     base_image: str = Field(alias="base-image", min_length=1)
     local_base_image: str = Field(alias="local-base-image", min_length=1)
     environments: list[str] = Field(min_length=1)

@@ -14,7 +14,10 @@ from xorb_tools.core import ca, inputs, services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import secrets_init
 
-API = services.load().service("api")
+
+def api() -> services.Service:
+    """The api row, read in the test's namespace (see conftest)."""
+    return services.load().service("api")
 
 
 @pytest.mark.parametrize(
@@ -34,7 +37,7 @@ def test_invalid_versions(version: str) -> None:
 
 def test_production_tags_are_version_sha_and_environment() -> None:
     tags = build.tags_for(
-        API,
+        api(),
         version="1.2.3",
         revision="abc123",
         environment="production",
@@ -50,11 +53,11 @@ def test_production_tags_are_version_sha_and_environment() -> None:
 
 def test_other_targets_never_take_the_environment_tag() -> None:
     tags = build.tags_for(
-        API, version="1.2.3", revision="abc", environment="test", target="testing", registry=None
+        api(), version="1.2.3", revision="abc", environment="test", target="testing", registry=None
     )
     assert tags == ["xorb/api:1.2.3-testing", "xorb/api:abc-testing", "xorb/api:test-testing"]
     dev = build.tags_for(
-        API,
+        api(),
         version="1.2.3",
         revision="abc",
         environment="development",
@@ -86,7 +89,7 @@ def test_local_cache_exports_to_a_fresh_dir_and_reads_the_old(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XORB_CACHE_DIR", str(tmp_path))
-    first = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+    first = cache.plan("local", api(), "production", project_root=tmp_path, registry="r")
     assert first.cache_from == []  # nothing cached yet
     assert first.cache_to is not None and first.cache_to["dest"] != str(first.local_dir)
     # simulate the export, then the swap
@@ -95,7 +98,7 @@ def test_local_cache_exports_to_a_fresh_dir_and_reads_the_old(
     (first.staging_dir / "index.json").write_text(json.dumps({"manifests": []}))
     first.commit()
     assert (first.local_dir / "index.json").exists() and not first.staging_dir.exists()
-    second = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+    second = cache.plan("local", api(), "production", project_root=tmp_path, registry="r")
     assert second.cache_from == [{"type": "local", "src": str(first.local_dir)}]
 
 
@@ -104,7 +107,7 @@ def test_failed_build_keeps_the_old_cache(tmp_path: Path, monkeypatch: pytest.Mo
     local = tmp_path / "production" / "api"
     local.mkdir(parents=True)
     (local / "index.json").write_text('{"manifests": []}')
-    p = cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+    p = cache.plan("local", api(), "production", project_root=tmp_path, registry="r")
     assert p.staging_dir is not None
     p.staging_dir.mkdir()
     (p.staging_dir / "partial").write_text("x")
@@ -120,28 +123,28 @@ def test_corrupt_local_cache_is_one_sentence(
     local.mkdir(parents=True)
     (local / "index.json").write_text("{not json")
     with pytest.raises(XorbError, match=r"is corrupt .* remove it or run `inv clean`"):
-        cache.plan("local", API, "production", project_root=tmp_path, registry="r")
+        cache.plan("local", api(), "production", project_root=tmp_path, registry="r")
 
 
 def test_registry_and_gha_cache_specs() -> None:
-    reg = cache.plan("registry", API, "staging", project_root=Path(), registry="localhost:5000")
+    reg = cache.plan("registry", api(), "staging", project_root=Path(), registry="localhost:5000")
     assert reg.cache_to == {
         "type": "registry",
         "ref": "localhost:5000/xorb/api:buildcache-staging",
         "mode": "max",
         "ignore-error": "true",
     }
-    gha = cache.plan("gha", API, "staging", project_root=Path(), registry="r", target="testing")
+    gha = cache.plan("gha", api(), "staging", project_root=Path(), registry="r", target="testing")
     assert gha.cache_from == [{"type": "gha", "scope": "api-staging-testing"}]
     assert gha.cache_to is not None and gha.cache_to["ignore-error"] == "true"
     assert gha.as_bake()["cache-to"] == [
         "type=gha,scope=api-staging-testing,mode=max,ignore-error=true"
     ]
-    small = cache.plan("gha", API, "staging", project_root=Path(), registry="r", gha_export="min")
+    small = cache.plan("gha", api(), "staging", project_root=Path(), registry="r", gha_export="min")
     assert small.cache_to is not None and small.cache_to["mode"] == "min"
-    inline = cache.plan("inline", API, "staging", project_root=Path(), registry="r")
+    inline = cache.plan("inline", api(), "staging", project_root=Path(), registry="r")
     assert inline.cache_to == {"type": "inline"}
-    assert cache.plan("none", API, "staging", project_root=Path(), registry="r").cache_to is None
+    assert cache.plan("none", api(), "staging", project_root=Path(), registry="r").cache_to is None
 
 
 def test_bake_definition_has_one_target_per_service(tmp_path: Path) -> None:

@@ -13,7 +13,12 @@ from xorb_tools.build import cache, cache_layout, context
 from xorb_tools.core import registry, services
 from xorb_tools.core.errors import XorbError
 
-API = services.load().service("api")
+
+def api() -> services.Service:
+    """The api row, read in the test's namespace (see conftest)."""
+    return services.load().service("api")
+
+
 INDEX = "application/vnd.oci.image.index.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 CONFIG = "application/vnd.buildkit.cacheconfig.v0"
@@ -66,12 +71,12 @@ def test_primed_export_links_blobs_and_never_the_index(tmp_path: Path) -> None:
 
 
 def _plan(root: Path) -> cache.CachePlan:
-    return cache.plan("local", API, "production", project_root=root, registry="r")
+    return cache.plan("local", api(), "production", project_root=root, registry="r")
 
 
 @pytest.fixture
 def first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> cache.CachePlan:
-    """The API's local cache after one build with inputs "f1" (one blob left over)."""
+    """The api()'s local cache after one build with inputs "f1" (one blob left over)."""
     monkeypatch.setenv("XORB_CACHE_DIR", str(tmp_path))
     plan = _plan(tmp_path)
     assert plan.staging_dir is not None
@@ -164,7 +169,7 @@ class FakeRegistry:
 def _registry_build(fake: FakeRegistry, inputs: str, exported: str | None) -> bool:
     """One build with registry cache: whether it skipped the export. ``exported`` is the
     manifest digest the export leaves under the tag (None: the export did not happen)."""
-    plan = cache.plan("registry", API, "production", project_root=Path(), registry="r:5000")
+    plan = cache.plan("registry", api(), "production", project_root=Path(), registry="r:5000")
     assert plan.remote is not None and plan.remote.tag == "buildcache-production"
     skipped = plan.skip_export(inputs)
     assert (plan.cache_to is None) == skipped and plan.cache_from  # always reads the cache

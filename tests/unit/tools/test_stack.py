@@ -28,7 +28,7 @@ def test_each_stack_has_its_file_and_project(environment: str) -> None:
     assert path == ROOT / "compose" / f"docker-compose.{environment}.yml"
     assert names.project_name(environment) == f"xorb-{environment}"
     text = path.read_text()
-    assert f"name: xorb-{environment}" in text
+    assert f"name: ${{XORB_PROJECT:-xorb}}-{environment}" in text
     assert "extends: {file: docker-compose.yml" in text  # composed from the base
 
 
@@ -45,6 +45,7 @@ def test_environment_without_a_stack_names_the_stacks() -> None:
 def test_open_stack_variables_never_hold_secret_values(tmp_path: Path) -> None:
     s = stack.open_stack("production", secrets_dir=tmp_path, resolve_images=False)
     assert s.variables == {
+        "XORB_PROJECT": "xorb",
         "XORB_SECRETS": str(tmp_path.resolve()),
         "XORB_IMAGE_TAG": "production",
         stack.SWITCH_DIR_VAR: str(stack.switch_dir("production")),  # a folder, not a secret

@@ -30,6 +30,7 @@ class ColourStack(stack_mod.Stack):
 
 def colour_stack(base: stack_mod.Stack, colour: str, version: str) -> ColourStack:
     variables = {
+        services.PROJECT_VAR: services.load().namespace,
         "XORB_SECRETS": base.variables["XORB_SECRETS"],
         "XORB_ENVIRONMENT": base.environment,
         "XORB_BASE_PROJECT": base.project,
@@ -50,7 +51,7 @@ def require_image(version: str) -> str:
         raise NothingChanged(
             f"Image {ref} is not here: build it with `uv run inv build --service api "
             f"--version {version}` (tags {ref}) or tag an existing one "
-            f"(`docker tag xorb/api:production {ref}`)."
+            f"(`docker tag {image_ref('production')} {ref}`)."
         )
     return ref
 

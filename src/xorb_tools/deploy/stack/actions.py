@@ -26,7 +26,6 @@ from xorb_tools.deploy.stack.config import (
     secrets_folder,
     switch_dir,
 )
-from xorb_tools.rootfs import infra
 
 
 @dataclass(frozen=True)
@@ -132,11 +131,11 @@ def execute(stack: Stack, service: str, command: Sequence[str], *, index: int = 
 
 def missing_images(stack: Stack, config: Mapping[str, Any]) -> list[str]:
     """The XORB service images the stack runs that are not in the local store."""
+    ours = {s.image for s in services.load().services}
     refs = {
         str(svc.get("image"))
         for svc in (config.get("services") or {}).values()
-        if str(svc.get("image", "")).startswith(f"{infra.PREFIX}/")
-        and not str(svc.get("image", "")).startswith(f"{infra.PREFIX}/infra-")
+        if str(svc.get("image", "")).rpartition(":")[0] in ours
     }
     docker = engine.client()
     return sorted(r for r in refs if not docker.image.exists(r))

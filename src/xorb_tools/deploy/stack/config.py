@@ -203,6 +203,7 @@ def open_stack(
     """The :class:`Stack` of ``environment`` with its variables and profiles worked out."""
     path = compose_file(environment)
     variables = {
+        services.PROJECT_VAR: services.load().namespace,
         "XORB_SECRETS": str(secrets_folder(secrets_dir)),
         "XORB_IMAGE_TAG": image_tag(environment),
         SWITCH_DIR_VAR: str(switch_dir(environment)),

@@ -20,8 +20,8 @@ The compose files carry the rollout policy (``x-rollout``: one task at a time, a
 mode variables (``XORB_ENDPOINT_MODE``, ``XORB_PUBLISH_MODE``) whose defaults are swarm's
 (``vip``, ``ingress``). Hosts without IPVS (these) need ``dnsrr`` and ``host``.
 
-The stack is named like the compose project, ``xorb-<environment>`` (``XORB_PROJECT_PREFIX``
-replaces ``xorb``).
+The stack is named like the compose project, ``<namespace>-<environment>`` (``XORB_PROJECT``
+names the namespace; a test suite's ``XORB_PROJECT_PREFIX`` replaces it).
 
 Modules: :mod:`~.node` (the swarm itself), :mod:`~.spec`, :mod:`~.adapt` and :mod:`~.mounts`
 (compose to a stack file, pure), :mod:`~.converge` (engine state, waiting), :mod:`~.capacity`,

@@ -27,7 +27,6 @@ from xorb_tools.rootfs.infra.catalog import DPKG_EXCLUDES as DPKG_EXCLUDES
 from xorb_tools.rootfs.infra.catalog import IMAGES as IMAGES
 from xorb_tools.rootfs.infra.catalog import LABEL_INPUTS as LABEL_INPUTS
 from xorb_tools.rootfs.infra.catalog import LABEL_OFFICIAL as LABEL_OFFICIAL
-from xorb_tools.rootfs.infra.catalog import PREFIX as PREFIX
 from xorb_tools.rootfs.infra.catalog import ROOT as ROOT
 from xorb_tools.rootfs.infra.catalog import UV_LOCK as UV_LOCK
 from xorb_tools.rootfs.infra.catalog import BuildResult as BuildResult

@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parents[4]
 CONTEXT = ROOT / "docker" / "infra"
 DOCKERFILE = CONTEXT / "Dockerfile"
 UV_LOCK = ROOT / "uv.lock"
-PREFIX = "xorb"
 LABEL_INPUTS = "io.xorb.infra.inputs"
 LABEL_OFFICIAL = "io.xorb.infra.official"
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -71,7 +70,7 @@ class InfraImage:
 
     @property
     def image(self) -> str:
-        return f"{PREFIX}/infra-{self.name}"
+        return f"{services.load().namespace}/infra-{self.name}"
 
     @property
     def ref(self) -> str:
@@ -83,7 +82,7 @@ class InfraImage:
         """The image the stage is built on (``ROOTFS``)."""
         if self.on_project_base:
             return services.load().local_base_image
-        return f"{PREFIX}/infra-rootfs-{self.name}:{self.tag}"
+        return f"{services.load().namespace}/infra-rootfs-{self.name}:{self.tag}"
 
     @property
     def env_var(self) -> str:
