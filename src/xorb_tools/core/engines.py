@@ -16,7 +16,9 @@ Needs root, ``ip``, ``iptables`` and ``nsenter``; everything :meth:`Engine.up` c
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -28,15 +30,11 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from xorb_tools.core.errors import XorbError
+from xorb_tools.core.hostnet import COMMENT, Bridge, processes_in, remove_rules
+from xorb_tools.core.hostnet import run as _sh
 
 SUBNET = "10.231.{index}.{host}"
-
-
-def _sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run(list(argv), capture_output=True, text=True, check=False)
-    if check and out.returncode != 0:
-        raise XorbError(f"`{' '.join(argv)}` failed: {out.stderr.strip() or out.returncode}")
-    return out
+__all__ = ["COMMENT", "SUBNET", "Bridge", "Engine", "remove_rules"]
 
 
 @dataclass
@@ -48,6 +46,10 @@ class Engine:
     index: int
     root: Path
     containerd_store: bool = False
+    bridge: Bridge | None = None
+    """Join this bridge instead of a private link to the host with NAT."""
+    settings: dict[str, object] = field(default_factory=dict)
+    """More ``daemon.json`` settings (e.g. ``insecure-registries``)."""
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _rules: list[list[str]] = field(default_factory=list, repr=False)
 
@@ -64,12 +66,16 @@ class Engine:
 
     @property
     def host_address(self) -> str:
-        """The host's end of the veth pair."""
+        """The host's end of the veth pair (the bridge's, on a bridge)."""
+        if self.bridge:
+            return self.bridge.gateway
         return SUBNET.format(index=self.index, host=1)
 
     @property
     def address(self) -> str:
         """The engine's address (inside its namespace)."""
+        if self.bridge:
+            return self.bridge.address(self.index)
         return SUBNET.format(index=self.index, host=2)
 
     @property
@@ -100,17 +106,23 @@ class Engine:
         self.root.mkdir(parents=True, exist_ok=True)
         config = self.root / "daemon.json"
         features = {"containerd-snapshotter": self.containerd_store}
-        config.write_text(json.dumps({"features": features}) + "\n")
+        config.write_text(json.dumps({"features": features, **self.settings}) + "\n")
         log = (self.root / "dockerd.log").open("ab")
+        # On a bridge (a cluster) each engine also gets its own hostname: swarm names
+        # nodes by it. `unshare` and `sh -c exec` keep the PID dockerd's.
+        named = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', self.name]
         argv = [
-            "nsenter", f"--net=/run/netns/{self.netns}", "dockerd",
+            "nsenter", f"--net=/run/netns/{self.netns}", *(named if self.bridge else []), "dockerd",
             "--config-file", str(config),
             "--data-root", str(self.root / "data"),
             "--exec-root", str(self.root / "exec"),
             "--pidfile", str(self.root / "dockerd.pid"),
             "--host", self.docker_host,
         ]  # fmt: skip
-        self._proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        # its own session: it outlives the task that started it, and ^C there stops nothing
+        self._proc = subprocess.Popen(
+            argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -123,8 +135,12 @@ class Engine:
         raise XorbError(f"dockerd {self.name} did not answer in {timeout:.0f} s: see {log.name}.")
 
     def stop(self, timeout: float = 30) -> None:
-        """Stop dockerd (SIGTERM, then SIGKILL after ``timeout``)."""
-        if self._proc is None or self._proc.poll() is not None:
+        """Stop dockerd (SIGTERM, then SIGKILL after ``timeout``), also one another process
+        started (found by its pid file)."""
+        if self._proc is None:
+            self._stop_by_pidfile(timeout)
+            return
+        if self._proc.poll() is not None:
             self._proc = None
             return
         self._proc.send_signal(signal.SIGTERM)
@@ -135,6 +151,39 @@ class Engine:
             self._proc.wait(10)
         self._proc = None
 
+    def _stop_by_pidfile(self, timeout: float) -> None:
+        try:
+            pid = int((self.root / "dockerd.pid").read_text().strip())
+        except (OSError, ValueError):
+            return
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+                time.sleep(0.2)
+
+    def kill(self) -> int:
+        """Crash the engine as a power cut would: SIGKILL dockerd, containerd and every
+        container it runs (their network namespaces are listed under its exec root), and
+        leave the namespace and its link up. Returns how many processes were killed."""
+        pids = set(_sh("ip", "netns", "pids", self.netns, check=False).stdout.split())
+        pids |= processes_in(self.root / "exec" / "netns")
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+        self._proc = None
+        return len(pids)
+
+    def _unmount(self) -> None:
+        """Lazily unmount whatever a killed engine left mounted under its folder."""
+        prefix = f"{self.root}/"
+        mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+        for target in sorted((m for m in mounts if m.startswith(prefix)), reverse=True):
+            _sh("umount", "-l", target, check=False)
+
     def restart(self, *, containerd_store: bool) -> float:
         """Restart on the given image store; returns the seconds it took."""
         started = time.monotonic()
@@ -143,12 +192,20 @@ class Engine:
         self.start()
         return time.monotonic() - started
 
-    def down(self) -> None:
-        """Stop the engine and remove the namespace, interfaces, firewall rules and state."""
-        self.stop()
+    def down(self, *, graceful: bool = True) -> None:
+        """Stop the engine (at once with ``graceful=False``: its data is thrown away) and
+        remove the namespace, interfaces, firewall rules, mounts and state."""
+        if graceful:
+            self.stop()
+        else:
+            self._proc = None
+        self.kill()
+        self._unmount()
         for rule in reversed(self._rules):
             _sh("iptables", *rule[:2], "-D", *rule[3:], check=False)
         self._rules.clear()
+        if self.bridge is None:
+            remove_rules(f"{SUBNET.format(index=self.index, host=0)}/30")
         # Processes still inside (a shim) keep the namespace: kill them before deleting it.
         pids = _sh("ip", "netns", "pids", self.netns, check=False).stdout.split()
         for pid in pids:
@@ -176,6 +233,13 @@ class Engine:
         _sh("ip", "netns", "add", ns)
         _sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
         _sh("ip", "link", "set", ns_if, "netns", ns)
+        if self.bridge:
+            _sh("ip", "link", "set", host_if, "master", self.bridge.name, "up")
+            _sh("ip", "-n", ns, "addr", "add", f"{self.address}/24", "dev", ns_if)
+            _sh("ip", "-n", ns, "link", "set", ns_if, "up")
+            _sh("ip", "-n", ns, "link", "set", "lo", "up")
+            _sh("ip", "-n", ns, "route", "add", "default", "via", self.host_address)
+            return
         _sh("ip", "addr", "add", f"{self.host_address}/30", "dev", host_if)
         _sh("ip", "link", "set", host_if, "up")
         _sh("ip", "-n", ns, "addr", "add", f"{self.address}/30", "dev", ns_if)
@@ -190,5 +254,6 @@ class Engine:
             ["-t", "filter", "-I", "FORWARD", "-o", host_if, "-m", "conntrack",
              "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
         ):  # fmt: skip
+            rule += ["-m", "comment", "--comment", f"{COMMENT} {subnet}"]
             _sh("iptables", *rule)
             self._rules.append(rule)
