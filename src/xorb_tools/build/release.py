@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from python_on_whales.exceptions import DockerException
 
 from xorb_tools.build import cache
-from xorb_tools.core import engine, inputs, names, registry
+from xorb_tools.core import engine, images, inputs, names, registry
 from xorb_tools.core.errors import XorbError
 from xorb_tools.core.services import Project
 
@@ -42,12 +42,7 @@ def push(
     for svc in selected:
         for local_tag in [tag, *([environment] if environment else [])]:
             remote = svc.ref(local_tag, reg)
-            with engine.docker_errors(f"Pushing {remote}"):
-                client.image.tag(svc.ref(tag), remote)
-                client.image.push(remote, quiet=True)
-            digests = client.image.inspect(remote).repo_digests or []
-            digest = next((d.split("@", 1)[1] for d in digests if d.startswith(reg)), "")
-            rows.append((svc.name, remote, digest))
+            rows.append((svc.name, remote, images.push(svc.ref(tag), remote)))
     return rows
 
 

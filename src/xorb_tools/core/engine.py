@@ -28,8 +28,9 @@ START_HINT = errors.START_HINT
 
 
 @functools.cache
-def client() -> DockerClient:
-    """The python-on-whales client every task uses (honours DOCKER_HOST / DOCKER_CONTEXT)."""
+def client(host: str | None = None) -> DockerClient:
+    """The python-on-whales client every task uses (honours DOCKER_HOST / DOCKER_CONTEXT);
+    ``host`` names another engine (a swarm manager: ``unix://...`` or ``tcp://...``)."""
     if os.environ.get("PYTHON_ON_WHALES_DEBUG"):
         # It prints the whole environment, secrets included.
         raise XorbError("Unset PYTHON_ON_WHALES_DEBUG: it prints every environment variable.")
@@ -38,7 +39,7 @@ def client() -> DockerClient:
     logging.getLogger("python_on_whales").setLevel(logging.WARNING)
     from python_on_whales import DockerClient
 
-    return DockerClient(client_call=[os.environ.get("XORB_DOCKER_CLI", "docker")])
+    return DockerClient(client_call=[os.environ.get("XORB_DOCKER_CLI", "docker")], host=host)
 
 
 def _tail(text: str | None, lines: int = 12) -> str:

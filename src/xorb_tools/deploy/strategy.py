@@ -65,14 +65,19 @@ def deploy(
     timeout: int = stack_mod.WAIT_TIMEOUT,
     drain: float = bluegreen.DRAIN_SECONDS,
     secrets_dir: str | None = None,
+    registry: str | None = None,
     build: stack_mod.ImageBuilder | None = None,
     say: Say = print,
 ) -> Result:
     """Check, dispatch, log. A failure raises one sentence after its record is written."""
     check(environment, strategy, engine_name, version)
+    if registry is not None and engine_name != "swarm":
+        raise XorbError("--registry is for swarm deploys: add --engine swarm, or drop it.")
     if engine_name == "swarm":
         tag = version or stack_mod.image_tag(environment)
-        outcome = deploy_swarm(environment, tag, secrets_dir=secrets_dir, timeout=timeout)
+        outcome = deploy_swarm(
+            environment, tag, secrets_dir=secrets_dir, timeout=timeout, registry=registry
+        )
         if not outcome.ok:
             raise XorbError(f"The swarm deploy of {tag} {outcome.outcome}: {outcome.detail}")
         return Result(
@@ -87,10 +92,17 @@ def deploy(
 
 
 def deploy_swarm(
-    environment: str, version: str, *, secrets_dir: str | None = None, timeout: int = 600
+    environment: str,
+    version: str,
+    *,
+    secrets_dir: str | None = None,
+    timeout: int = 600,
+    registry: str | None = None,
 ) -> swarm.Outcome:
     """A swarm rolling update (:func:`xorb_tools.deploy.swarm.deploy`), logged."""
-    outcome = swarm.deploy(environment, version, secrets_dir=secrets_dir, timeout=timeout)
+    outcome = swarm.deploy(
+        environment, version, secrets_dir=secrets_dir, timeout=timeout, registry=registry
+    )
     record(
         environment, "rolling", "swarm", version, outcome.digests, outcome.outcome, outcome.detail
     )

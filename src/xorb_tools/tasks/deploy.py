@@ -44,6 +44,8 @@ def _show(result: strategy_mod.Result) -> None:
         "timeout": "seconds to wait for healthy services (default 300)",
         "drain": "blue-green: seconds between the switch and stopping the old colour (default 10)",
         "secrets_dir": SECRETS_HELP,
+        "registry": "swarm: registry the nodes pull from (default the table's, localhost:5000; "
+        "used when the swarm has more than one node, images pinned by digest)",
     },
 )
 @user_errors
@@ -56,6 +58,7 @@ def deploy(
     timeout: int = 300,  # stack.WAIT_TIMEOUT (a literal: test_task_start checks it)
     drain: int = 10,  # deploy.bluegreen.DRAIN_SECONDS
     secrets_dir: str | None = None,
+    registry: str | None = None,
 ) -> None:
     """Deploy an environment (recreate, blue-green or a swarm rolling update) and log it."""
     _show(
@@ -67,6 +70,7 @@ def deploy(
             timeout=timeout,
             drain=drain,
             secrets_dir=secrets_dir,
+            registry=registry,
             build=build_mod.build_environment,
             say=console.print,
         )

@@ -25,7 +25,9 @@ names the namespace; a test suite's ``XORB_PROJECT_PREFIX`` replaces it).
 
 Modules: :mod:`~.node` (the swarm itself), :mod:`~.spec`, :mod:`~.adapt` and :mod:`~.mounts`
 (compose to a stack file, pure), :mod:`~.converge` (engine state, waiting), :mod:`~.capacity`,
-:mod:`~.rollout` (deploy, scale, remove). The package re-exports their public names.
+:mod:`~.placement` (node labels, digests: pure) and :mod:`~.distribute` (labels and images onto
+the nodes), :mod:`~.rollout` (deploy), :mod:`~.operate` (scale, prune, remove). The package
+re-exports their public names.
 """
 
 from xorb_tools.deploy.swarm.adapt import JOB_RETRIES as JOB_RETRIES
@@ -55,15 +57,15 @@ from xorb_tools.deploy.swarm.node import leave as leave
 from xorb_tools.deploy.swarm.node import node_state as node_state
 from xorb_tools.deploy.swarm.node import require_manager as require_manager
 from xorb_tools.deploy.swarm.node import stack_name as stack_name
+from xorb_tools.deploy.swarm.operate import prune as prune
+from xorb_tools.deploy.swarm.operate import remove as remove
+from xorb_tools.deploy.swarm.operate import scale as scale
 from xorb_tools.deploy.swarm.rollout import ENDPOINT_MODES as ENDPOINT_MODES
 from xorb_tools.deploy.swarm.rollout import PUBLISH_MODES as PUBLISH_MODES
 from xorb_tools.deploy.swarm.rollout import Outcome as Outcome
 from xorb_tools.deploy.swarm.rollout import deploy as deploy
 from xorb_tools.deploy.swarm.rollout import prepare as prepare
-from xorb_tools.deploy.swarm.rollout import prune as prune
 from xorb_tools.deploy.swarm.rollout import release_images as release_images
-from xorb_tools.deploy.swarm.rollout import remove as remove
-from xorb_tools.deploy.swarm.rollout import scale as scale
 from xorb_tools.deploy.swarm.rollout import stack_file as stack_file
 from xorb_tools.deploy.swarm.spec import Adapted as Adapted
 from xorb_tools.deploy.swarm.spec import AdaptOptions as AdaptOptions

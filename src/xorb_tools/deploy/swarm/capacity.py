@@ -9,12 +9,13 @@ from xorb_tools.core import engine
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy.swarm.adapt import RESERVATIONS_ENV
 from xorb_tools.deploy.swarm.mounts import parse_bytes
+from xorb_tools.deploy.swarm.node import manager
 
 
 def capacity() -> tuple[float, int]:
     """(CPUs, memory bytes) of the swarm's ready, active nodes."""
     with engine.docker_errors("Listing the swarm's nodes"):
-        nodes = engine.client().node.list()
+        nodes = manager().node.list()
     cpus, memory = 0.0, 0
     for node in nodes:
         if node.status.state != "ready" or node.spec.availability != "active":

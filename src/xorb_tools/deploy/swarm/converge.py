@@ -14,6 +14,7 @@ from python_on_whales.utils import run
 
 from xorb_tools.core import engine
 from xorb_tools.core.errors import XorbError
+from xorb_tools.deploy.swarm.node import manager
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 POLL_SECONDS = 2.0
@@ -23,14 +24,14 @@ JOB_SETTLE = 20.0
 
 def _docker_json(*args: str) -> Any:
     """``docker ARGS`` through the configured client's argv, its stdout parsed as JSON."""
-    cmd = [*engine.client().client_config.docker_cmd, *args]
+    cmd = [*manager().client_config.docker_cmd, *args]
     with engine.docker_errors(f"docker {' '.join(args[:2])}"):
         output = run(cmd)
     return json.loads(str(output) or "[]")
 
 
-def _docker_lines(*args: str) -> list[str]:
-    cmd = [*engine.client().client_config.docker_cmd, *args]
+def docker_lines(*args: str) -> list[str]:
+    cmd = [*manager().client_config.docker_cmd, *args]
     with engine.docker_errors(f"docker {' '.join(args[:2])}"):
         output = run(cmd)
     return [ln.strip() for ln in str(output).splitlines() if ln.strip()]
@@ -57,11 +58,11 @@ def snapshot(stack: str, attempts: int = 3) -> Snapshot:
     """
     for attempt in range(attempts):
         try:
-            ids = _docker_lines(
+            ids = docker_lines(
                 "service", "ls", "-q", "--filter", f"label={NAMESPACE_LABEL}={stack}"
             )
             found = _docker_json("service", "inspect", *ids) if ids else []
-            task_ids = _docker_lines("stack", "ps", "-q", "--no-trunc", stack) if ids else []
+            task_ids = docker_lines("stack", "ps", "-q", "--no-trunc", stack) if ids else []
             tasks = _docker_json("inspect", "--type", "task", *task_ids) if task_ids else []
         except XorbError:
             if attempt + 1 == attempts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from python_on_whales import DockerClient
@@ -9,7 +10,19 @@ from python_on_whales import DockerClient
 from xorb_tools.core import engine, names
 from xorb_tools.core.errors import XorbError
 
-INIT_HINT = "run `uv run inv swarm.init` (a single-node swarm) or use a manager's DOCKER_HOST"
+SWARM_HOST_VAR = "XORB_SWARM_HOST"
+"""The swarm manager's engine (``unix://...``/``tcp://...``), when it is not this one: a
+cluster's first node (``inv cluster.up`` prints it). Images are still built and pushed
+on this engine."""
+INIT_HINT = (
+    f"run `uv run inv swarm.init` (a single-node swarm), `uv run inv cluster.up` (several), "
+    f"or set {SWARM_HOST_VAR} to a manager"
+)
+
+
+def manager() -> DockerClient:
+    """The client of the engine that runs swarm commands (see :data:`SWARM_HOST_VAR`)."""
+    return engine.client(os.environ.get(SWARM_HOST_VAR) or None)
 
 
 def stack_name(environment: str) -> str:
@@ -25,8 +38,9 @@ def stack_name(environment: str) -> str:
 
 def node_state(docker: DockerClient | None = None) -> tuple[str, bool]:
     """(``LocalNodeState``, whether this node is a manager) of the engine's swarm."""
-    docker = docker or engine.client()
-    engine.require_daemon()
+    docker = docker or manager()
+    if not os.environ.get(SWARM_HOST_VAR):
+        engine.require_daemon()
     with engine.docker_errors("Reading the swarm state (docker info)"):
         swarm = docker.info().swarm
     state = str(swarm.local_node_state or "inactive") if swarm else "inactive"
@@ -35,16 +49,16 @@ def node_state(docker: DockerClient | None = None) -> tuple[str, bool]:
 
 def require_manager() -> None:
     """Fail in one sentence unless the engine is a swarm manager."""
-    state, manager = node_state()
-    if not manager:
+    state, is_manager = node_state()
+    if not is_manager:
         what = "is not part of a swarm" if state == "inactive" else f"is a swarm {state} worker"
         raise XorbError(f"This Docker engine {what}: {INIT_HINT}.")
 
 
 def init(advertise_addr: str = "127.0.0.1") -> bool:
     """Make this engine a single-node swarm manager; False when it already was one."""
-    state, manager = node_state()
-    if manager:
+    state, is_manager = node_state()
+    if is_manager:
         return False
     if state != "inactive":
         raise XorbError(
@@ -54,7 +68,7 @@ def init(advertise_addr: str = "127.0.0.1") -> bool:
     with engine.docker_errors(
         f"Creating a swarm (docker swarm init --advertise-addr {advertise_addr})"
     ):
-        engine.client().swarm.init(advertise_address=advertise_addr)
+        manager().swarm.init(advertise_address=advertise_addr)
     return True
 
 
@@ -68,5 +82,5 @@ def leave(*, force: bool) -> bool:
             "Leaving the swarm removes every service it runs: repeat with --force to do it."
         )
     with engine.docker_errors("Leaving the swarm (docker swarm leave --force)"):
-        engine.client().swarm.leave(force=True)
+        manager().swarm.leave(force=True)
     return True

@@ -11,23 +11,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from python_on_whales.exceptions import DockerException
-from python_on_whales.utils import run
-
 from xorb_tools.core import engine, services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import deploylog
 from xorb_tools.deploy import stack as stack_mod
+from xorb_tools.deploy.swarm import distribute
 from xorb_tools.deploy.swarm.adapt import RESERVATIONS_ENV, adapt, repository
 from xorb_tools.deploy.swarm.capacity import capacity, check_capacity, reserved
 from xorb_tools.deploy.swarm.converge import (
-    NAMESPACE_LABEL,
     ServiceState,
     snapshot,
     update_key,
     wait,
 )
-from xorb_tools.deploy.swarm.node import require_manager, stack_name
+from xorb_tools.deploy.swarm.node import manager, require_manager, stack_name
+from xorb_tools.deploy.swarm.operate import prune
+from xorb_tools.deploy.swarm.placement import pin_images
 from xorb_tools.deploy.swarm.spec import Adapted, AdaptOptions, check_version
 
 ENDPOINT_MODES = ("vip", "dnsrr")
@@ -70,6 +69,22 @@ def release_images(config: Mapping[str, Any], version: str) -> dict[str, str]:
     return out
 
 
+@dataclass
+class Prepared:
+    """A checked release: the stack, its file, what to put on the nodes first."""
+
+    stack: str
+    adapted: Adapted
+    digests: dict[str, str]
+    """Service -> image ID (one node) or the registry's manifest digest (several)."""
+    registry: str | None
+    """Where the images go first (more than one node), else None."""
+    push: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    """Labels the single node gets (placement)."""
+    nodes: list[distribute.Node] = field(default_factory=list)
+
+
 def prepare(
     environment: str,
     version: str,
@@ -77,16 +92,22 @@ def prepare(
     secrets_dir: str | None = None,
     endpoint_mode: str | None = None,
     publish_mode: str | None = None,
-) -> tuple[str, Adapted, dict[str, str]]:
-    """Check everything and build the stack file: (stack, adapted config, image digests).
+    registry: str | None = None,
+) -> Prepared:
+    """Check everything and build the stack file.
 
-    Nothing on the engine changes; every problem is one :class:`XorbError`.
+    Nothing on the engine, the swarm or the registry changes; every problem is one
+    :class:`XorbError`.
     """
     check_version(version)
     _check_mode(endpoint_mode, ENDPOINT_MODES, "endpoint mode")
     _check_mode(publish_mode, PUBLISH_MODES, "publish mode")
     name = stack_name(environment)
     require_manager()
+    found = distribute.nodes()
+    target = None
+    if len(found) > 1 or registry:
+        target = distribute.check_registry(registry, services.load().registry)
     stack = stack_mod.open_stack(environment, secrets_dir=secrets_dir)
     config = stack_mod.preflight(stack)
     images = release_images(config, version)
@@ -113,9 +134,11 @@ def prepare(
     stack_mod.switch_dir(environment, create=True)  # nginx's bind source, once checks passed
     adapted = adapt(config, options)
     adapted.notes[:0] = stack.notes
+    labels = distribute.check_labels(adapted.config, found)
     check_capacity(reserved(adapted.config["services"]), capacity())
     digests = {svc: str(inspected[ref].id) for svc, ref in sorted(images.items())}
-    return name, adapted, digests
+    push = distribute.check_images(adapted.config) if target else []
+    return Prepared(name, adapted, digests, target, push, labels, found)
 
 
 def stack_file(stack: str, adapted: Adapted) -> Path:
@@ -133,8 +156,12 @@ def deploy(
     timeout: int = 600,
     endpoint_mode: str | None = None,
     publish_mode: str | None = None,
+    registry: str | None = None,
 ) -> Outcome:
     """Deploy ``environment`` at ``version`` as a swarm stack and wait for the rollout.
+
+    On more than one node (or with ``registry``) the images go through the registry and
+    the stack file pins them by digest (:mod:`~xorb_tools.deploy.swarm.distribute`).
 
     Bad input raises :class:`XorbError` before anything changes. Otherwise the result is an
     :class:`Outcome` (:mod:`xorb_tools.deploy.strategy` logs it): ``converged``,
@@ -142,20 +169,29 @@ def deploy(
     became healthy) or ``failed`` (a job failed, an update paused, or ``timeout`` seconds
     passed).
     """
-    stack, adapted, digests = prepare(
+    ready = prepare(
         environment,
         version,
         secrets_dir=secrets_dir,
         endpoint_mode=endpoint_mode,
         publish_mode=publish_mode,
+        registry=registry,
     )
+    stack, adapted, digests = ready.stack, ready.adapted, ready.digests
     for note in adapted.notes:
         _say(note)
+    if ready.labels:
+        distribute.add_labels(ready.nodes[0], ready.labels, _say)
+    if ready.registry:
+        pinned = distribute.push_all(ready.push, ready.registry, _say)
+        releases = release_images(adapted.config, version)
+        digests = {svc: pinned[ref].rpartition("@")[2] for svc, ref in sorted(releases.items())}
+        adapted.config = pin_images(adapted.config, pinned)
     path = stack_file(stack, adapted)
     before = {name: update_key(svc) for name, svc in snapshot(stack).services.items()}
     _say(f"deploying {stack} at {version} ({path})")
     with engine.docker_errors(f"Deploying the stack {stack} (docker stack deploy)"):
-        engine.client().stack.deploy(stack, [path], resolve_image="never")
+        manager().stack.deploy(stack, [path], resolve_image="never")
     states = wait(stack, adapted.config["services"], before, timeout=timeout, say=_say)
     outcome = _summarise(stack, version, states, timeout)
     if outcome[0] == "converged":
@@ -181,84 +217,3 @@ def _summarise(
             f"the deploy of {stack} at {version} did not converge in {timeout:g}s ({what})",
         )
     return "converged", f"{stack} runs {version}: {len(states)} services converged"
-
-
-def prune(stack: str) -> list[str]:
-    """Remove the stack's secrets and configs no service spec (current or previous) uses."""
-    snap = snapshot(stack)
-    used: set[str] = set()
-    for service in snap.services.values():
-        for spec in (service.get("Spec"), service.get("PreviousSpec")):
-            container = ((spec or {}).get("TaskTemplate") or {}).get("ContainerSpec") or {}
-            used |= {str(s.get("SecretName")) for s in container.get("Secrets") or []}
-            used |= {str(c.get("ConfigName")) for c in container.get("Configs") or []}
-    docker = engine.client()
-    label = f"{NAMESPACE_LABEL}={stack}"
-    with engine.docker_errors(f"Listing the secrets and configs of {stack}"):
-        secrets = docker.secret.list(filters=[("label", label)])
-        configs = docker.config.list(filters={"label": label})
-    owned = [("secret", str(s.spec.name)) for s in secrets]
-    owned += [("config", str(c.spec.name)) for c in configs]
-    removed = []
-    for kind, name in owned:
-        if name in used:
-            continue
-        try:
-            run([*docker.client_config.docker_cmd, kind, "rm", name])
-        except DockerException:
-            continue  # in use after all: keep it
-        removed.append(name)
-    return removed
-
-
-def scale(
-    environment: str, scales: Mapping[str, int], *, timeout: int = stack_mod.WAIT_TIMEOUT
-) -> list[ServiceState]:
-    """Set replica counts of the stack's services and wait until they run and are healthy."""
-    require_manager()
-    stack = stack_name(environment)
-    snap = snapshot(stack)
-    if not snap.services:
-        raise XorbError(
-            f"There is no swarm stack {stack}: deploy it first with `uv run inv deploy "
-            f"--environment {environment} --engine swarm --version VERSION`."
-        )
-    unknown = sorted(set(scales) - set(snap.services))
-    if unknown:
-        raise XorbError(
-            f"Unknown service(s) {', '.join(unknown)}: the stack {stack} has "
-            f"{', '.join(sorted(snap.services))}."
-        )
-    jobs = [n for n in scales if "Replicated" not in (snap.services[n]["Spec"].get("Mode") or {})]
-    if jobs:
-        raise XorbError(f"{', '.join(jobs)} cannot be scaled: only replicated services can.")
-    files = {n: _file_view(s) for n, s in snap.services.items()}
-    check_capacity(reserved(files, scales), capacity())
-    before = {n: update_key(snap.services[n]) for n in scales}
-    with engine.docker_errors(f"Scaling {stack} (docker service scale)"):
-        engine.client().service.scale({f"{stack}_{n}": c for n, c in scales.items()}, detach=True)
-    return wait(stack, scales, before, timeout=timeout, say=_say)
-
-
-def _file_view(service: Mapping[str, Any]) -> dict[str, Any]:
-    """A running service's reservations and replicas, in stack-file shape (for reserved())."""
-    spec = service["Spec"]
-    res = ((spec.get("TaskTemplate") or {}).get("Resources") or {}).get("Reservations") or {}
-    deploy: dict[str, Any] = {
-        "replicas": (spec.get("Mode", {}).get("Replicated") or {}).get("Replicas", 1),
-        "update_config": {"order": (spec.get("UpdateConfig") or {}).get("Order", "stop-first")},
-    }
-    if res:
-        deploy["resources"] = {
-            "reservations": {
-                "cpus": res.get("NanoCPUs", 0) / 1e9,
-                "memory": res.get("MemoryBytes", 0),
-            }
-        }
-    return {"deploy": deploy}
-
-
-def remove(stack: str) -> None:
-    """``docker stack rm`` (secrets, configs and networks of the stack go too)."""
-    with engine.docker_errors(f"Removing the stack {stack}"):
-        engine.client().stack.remove(stack)
