@@ -27,6 +27,7 @@ nox.options.sessions = [
     "e2e",
     "deploy",
     "resilience",
+    "cluster",
     "workflows",
     "docker",
 ]
@@ -127,6 +128,15 @@ def resilience(session: nox.Session) -> None:
     s.sync(session, "api", "tools", "test")
     s.ensure_test_images("production")
     s.pytest(session, "tests/resilience", "-m", "resilience", name="resilience")
+
+
+@nox.session(tags=["docker"])
+def cluster(session: nox.Session) -> None:
+    """A real three-node swarm here: deploy by digest, spread, rolling update, rollback,
+    drain and a node crash under load; reports/cluster.json; `inv cluster.down` after."""
+    s.sync(session, "tools", "test")
+    s.ensure_test_images("production")
+    s.pytest(session, "tests/cluster", "-m", "cluster", name="cluster")
 
 
 @nox.session(tags=["docker"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from xorb_tools.tasks import bench, cli, config, doctor, images, report
+from xorb_tools.tasks import cluster as cluster_tasks
 from xorb_tools.tasks import deploy as deploy_tasks
 from xorb_tools.tasks import stack as stack_tasks
 from xorb_tools.tasks import swarm as swarm_tasks
@@ -46,6 +47,7 @@ def namespace() -> Collection:
         ns.add_task(stack_task)
     ns.add_collection(Collection("secrets", stack_tasks.secrets_init))
     ns.add_collection(swarm_tasks.collection())
+    ns.add_collection(cluster_tasks.collection())
     ns.add_collection(deploy_tasks.collection())
     ns.add_collection(workflow_tasks.collection())
     ns.add_task(deploy_tasks.rollback)

@@ -24,6 +24,7 @@ ARGS: dict[str, tuple[str, ...]] = {
     "exec": ("api", "--", "true"),
     "scale": ("worker=2",),
     "config.validate": ("production",),
+    "cluster.drain": ("node2",),
 }
 ENGINE_FREE: dict[str, tuple[str, ...]] = {
     # tasks that need no engine: with no daemon they get an input that is wrong for them
@@ -32,6 +33,10 @@ ENGINE_FREE: dict[str, tuple[str, ...]] = {
     "deploy.history": ("--environment", "qa"),
     "workflows.run": ("--job", "no-such-job"),
     "workflows.refresh-actions": ("--source", "/nonexistent/{repo}"),
+    # the cluster's own engines need no host daemon; XORB_CLUSTER_DIR (below) is a file
+    "cluster.down": (),
+    "cluster.status": (),
+    "cluster.drain": ("node2",),
 }
 REPORTS = {"doctor"}
 """Tasks whose output is a report of checks: the report, then one ``error:`` line."""
@@ -101,7 +106,11 @@ def test_with_no_daemon_every_task_says_so_in_one_line(
 ) -> None:
     root = copies["good"]
     runs = {t: ENGINE_FREE.get(t, ARGS.get(t, ())) for t in tasks}
-    env = {**DEAD_DOCKER, "XORB_STATE_DIR": str(tmp_path / "state")}
+    env = {
+        **DEAD_DOCKER,
+        "XORB_STATE_DIR": str(tmp_path / "state"),
+        "XORB_CLUSTER_DIR": str(root / "pyproject.toml"),  # never a real cluster's
+    }
     results, before, after = _run_all(root, runs, env)
     problems: list[str] = []
     for task, result in results.items():

@@ -1,0 +1,326 @@
+"""A real three-node swarm on this host (``nox -s cluster``): three dockerd engines in their
+own network namespaces on one bridge, the production stack deployed by digest from the
+local registry, then spread, a rolling update and an automatic rollback under load, a
+drain and a node crash. Figures go to ``reports/cluster.json``; times are reported, never
+asserted. ``inv cluster.down`` must leave no namespace, engine, interface or rule.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_ports
+from tests.deploy.conftest import Site
+from tests.docker.conftest import Inv, run_inv
+from xorb_tools.core import engine, names, registry, services
+from xorb_tools.core.poll import wait_for
+from xorb_tools.deploy import cluster, deploylog
+from xorb_tools.deploy import stack as stack_mod
+from xorb_tools.testing import sessions
+from xorb_tools.testing.loadgen import Load, LoadResult
+
+pytestmark = [pytest.mark.docker, pytest.mark.cluster]
+
+PREFIX = names.suite_prefix("cl")
+ENVIRONMENT = "production"
+STACK = f"{PREFIX}-{ENVIRONMENT}"
+V1, V2, BAD = "cl-1", "cl-2", "cl-bad"
+RATE = 20.0
+TIMEOUT = "420"
+FAST_HEALTH = """\
+x-fast: &fast {interval: 4s, timeout: 10s, retries: 4, start_period: 45s, start_interval: 1s}
+services:
+  api: {healthcheck: *fast}
+  orchestrator: {healthcheck: *fast}
+  worker: {healthcheck: *fast}
+"""
+REPORT: dict[str, object] = {}
+RELEASE = ("api", "worker")  # replicated, spread, one per node at most
+
+
+@dataclass(frozen=True)
+class ClusterSite(Site):
+    """The module's cluster and stack; traffic goes to nginx on the edge node."""
+
+    nodes: cluster.Cluster
+
+    def load(self) -> Load:
+        cluster.check_target(self.https, self.nodes.addresses())  # never anywhere else
+        return Load(f"{self.https}/health", rate=RATE, concurrency=8, timeout=20, verify=False)
+
+    def deploy(self, version: str, *extra: str) -> Inv:
+        args = ["deploy", "--environment", ENVIRONMENT, "--engine", "swarm", "--version", version]
+        args += ["--secrets-dir", str(self.secrets), "--timeout", TIMEOUT]
+        return self.inv(*args, *extra)
+
+
+def _tag(version: str) -> None:
+    docker = engine.client()
+    for svc in services.load().services:
+        docker.image.tag(svc.ref("production"), svc.ref(version))
+
+
+def _bad_image(tmp: Path) -> None:
+    """An API whose server never starts: its health check can never pass."""
+    api = services.load().service("api")
+    (tmp / "Dockerfile").write_text(
+        f'FROM {api.ref("production")}\nCMD ["python3", "-c", "import time; time.sleep(10**6)"]\n'
+    )
+    _tag(BAD)
+    engine.client().buildx.build(tmp, tags=[api.ref(BAD)], load=True, progress=False)
+
+
+def _untag() -> None:
+    docker = engine.client()
+    refs = [s.ref(v) for s in services.load().services for v in (V1, V2, BAD)]
+    present = [r for r in refs if docker.image.exists(r)]
+    if present:
+        docker.image.remove(present, force=True)
+
+
+def _summary(result: LoadResult) -> dict[str, object]:
+    return {**result.summary(), "failed_samples": [s.__dict__ for s in result.failed()[:5]]}
+
+
+def _version(site: ClusterSite) -> str:
+    body = httpx.get(f"{site.https}/health", verify=False, timeout=20).json()
+    return str(body["version"])
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, production_secrets: Path
+) -> Iterator[ClusterSite]:
+    built = run_inv("build", "--environment", ENVIRONMENT, "--quiet")
+    assert built.code == 0, built.out
+    tmp = tmp_path_factory.mktemp("cluster")
+    (tmp / "fast-health.yml").write_text(FAST_HEALTH, encoding="utf-8")
+    _tag(V1)
+    _tag(V2)
+    _bad_image(tmp)
+    http, https, prometheus, grafana = free_ports(4)
+    started = time.monotonic()
+    up = run_inv("cluster.up", "--nodes", "3")
+    try:
+        assert up.code == 0, up.out
+        REPORT["cluster_up_seconds"] = round(time.monotonic() - started, 1)
+        nodes = cluster.require()
+        env = {
+            **nodes.environment(),
+            names.PROJECT_PREFIX_VAR: PREFIX,
+            stack_mod.OVERRIDES_VAR: str(tmp / "fast-health.yml"),
+            "XORB_STATE_DIR": str(tmp / "state"),
+            "XORB_HTTP_PORT": http,
+            "XORB_HTTPS_PORT": https,
+            "XORB_PROMETHEUS_PORT": prometheus,
+            "XORB_GRAFANA_PORT": grafana,
+            "XORB_ENDPOINT_MODE": "dnsrr",
+            "XORB_PUBLISH_MODE": "host",
+            "XORB_SWARM_RESERVATIONS": "off",
+            "XORB_API_REPLICAS": "2",
+            "XORB_API_WORKERS": "1",
+            "XORB_WORKER_REPLICAS": "2",
+            "XORB_MAX_REPLICAS_PER_NODE": "1",
+            "XORB_UPDATE_DELAY": "2s",
+            "XORB_UPDATE_MONITOR": "5s",
+        }
+        site = ClusterSite(
+            env, production_secrets, f"https://{nodes.manager.address}:{https}", nodes
+        )
+        started = time.monotonic()
+        first = site.deploy(V1)
+        REPORT["first_deploy_seconds"] = round(time.monotonic() - started, 1)
+        assert first.code == 0, first.out[-3000:]
+        assert "pushed" in first.out and "by digest" in first.out, first.out[-3000:]
+        yield site
+    finally:
+        down = run_inv("cluster.down")
+        _untag()
+        report = sessions.report_dir() / "cluster.json"
+        report.write_text(json.dumps(REPORT, indent=2, sort_keys=True) + "\n")
+        assert down.code == 0, down.out
+        assert cluster.leftovers() == []
+
+
+def _spread() -> dict[str, list[str]]:
+    return cluster.placement(cluster.require(), STACK)
+
+
+def _settled(replicas: int = 2, away_from: str | None = None) -> bool:
+    where = _spread()
+    return all(
+        len(where.get(name, [])) == replicas
+        and len(set(where[name])) == replicas
+        and away_from not in where[name]
+        for name in RELEASE
+    )
+
+
+@pytest.mark.order(0)
+def test_every_node_runs_what_was_built_pinned_by_digest(site: ClusterSite) -> None:
+    manager = engine.client(site.nodes.manager.docker_host)
+    listed = manager.service.list(filters={"label": f"com.docker.stack.namespace={STACK}"})
+    images = {
+        str(s.spec.name): str(s.spec.task_template.container_spec.image)  # type: ignore[union-attr]
+        for s in listed
+    }
+    alias = site.nodes.registry_alias
+    assert images and all(i.startswith(f"{alias}/") and "@sha256:" in i for i in images.values())
+    # the digest the registry holds for the release tag is the one every node runs
+    api = services.load().service("api")
+    held = registry.manifest_digest(registry.Ref(site.nodes.registry, api.image, V1))
+    assert images[f"{STACK}_api"] == f"{alias}/{api.image}@{held}"
+    record = deploylog.read(ENVIRONMENT)[-1]
+    assert record.engine == "swarm" and record.digests["api"] == held
+    for node in site.nodes.nodes:  # pulled from the registry, by digest, onto each node
+        pulled = {d for i in engine.client(node.docker_host).image.list() for d in i.repo_digests}
+        wanted = {i for i in images.values()} & pulled
+        assert wanted, f"{node.name} pulled none of the stack's images"
+    REPORT["images"] = images
+
+
+@pytest.mark.order(1)
+def test_replicas_spread_and_data_services_stay_on_the_data_node(site: ClusterSite) -> None:
+    where = _spread()
+    REPORT["placement_after_deploy"] = where
+    for name in RELEASE:  # two replicas, never two on one node
+        assert len(where[name]) == 2 and len(set(where[name])) == 2, where
+    manager = site.nodes.manager.name
+    for name in ("postgres", "redis", "temporal", "nginx", "prometheus"):
+        assert where[name] == [manager], where
+
+
+@pytest.mark.order(2)
+def test_unreachable_registry_stops_before_changing_anything(site: ClusterSite) -> None:
+    before = _spread()
+    manager = engine.client(site.nodes.manager.docker_host)
+    index = manager.service.inspect(f"{STACK}_api").version.index
+    result = site.deploy(V2, "--registry", "127.0.0.1:9")
+    assert result.code != 0
+    errors = [ln for ln in result.lines if ln.startswith("error:")]
+    assert len(errors) == 1 and "Registry 127.0.0.1:9 is unreachable" in errors[0], result.out
+    assert "Traceback" not in result.out
+    assert manager.service.inspect(f"{STACK}_api").version.index == index
+    assert _spread() == before and _version(site) == V1
+
+
+@pytest.mark.order(3)
+def test_rolling_update_across_nodes_fails_no_request(site: ClusterSite) -> None:
+    started = time.monotonic()
+    with site.load() as load:
+        wait_for(lambda: len(load.result().samples) > 20, 30, "load to start")
+        result = site.deploy(V2)
+        converged = load.now()
+        wait_for(lambda: load.now() > converged + 3, 10, "answers after the update")
+    answers = load.result()
+    REPORT["rolling_update"] = {
+        "seconds": round(time.monotonic() - started, 1),
+        **_summary(answers),
+    }
+    assert result.code == 0, result.out[-3000:]
+    assert answers.failed() == [], answers.summary()
+    assert answers.versions_after(converged) == {V2}
+    assert _settled()
+
+
+@pytest.mark.order(4)
+def test_unhealthy_release_is_rolled_back_with_the_tasks_error(site: ClusterSite) -> None:
+    started = time.monotonic()
+    with site.load() as load:
+        wait_for(lambda: len(load.result().samples) > 20, 30, "load to start")
+        result = site.deploy(BAD)
+        finished = load.now()
+        wait_for(lambda: load.now() > finished + 3, 10, "answers after the rollback")
+    answers = load.result()
+    REPORT["rolled_back_update"] = {
+        "seconds": round(time.monotonic() - started, 1),
+        **_summary(answers),
+    }
+    assert result.code != 0
+    assert "rolled back" in result.out and "unhealthy" in result.out, result.out[-3000:]
+    assert answers.failed() == [], answers.summary()
+    assert answers.versions_after(finished) == {V2}
+    assert any(r.version == BAD and r.outcome == "rolled-back" for r in deploylog.read())
+
+
+def _worker_node_with_api() -> str:
+    where = _spread()
+    manager = cluster.require().manager.name
+    return next(n for n in sorted(where["api"]) if n != manager)
+
+
+@pytest.mark.order(5)
+def test_drain_moves_tasks_off_a_node_without_failed_requests(site: ClusterSite) -> None:
+    node = _worker_node_with_api()
+    with site.load() as load:
+        wait_for(lambda: len(load.result().samples) > 20, 30, "load to start")
+        drained = site.inv("cluster.drain", node, "--environment", ENVIRONMENT)
+        done = load.now()
+        wait_for(lambda: load.now() > done + 3, 10, "answers after the drain")
+    answers = load.result()
+    where = _spread()
+    REPORT["drain"] = {"node": node, "placement": where, **_summary(answers)}
+    assert drained.code == 0, drained.out
+    assert answers.failed() == [], answers.summary()
+    assert all(node not in where[name] for name in RELEASE), where
+    back = site.inv("cluster.drain", node, "--activate", "--environment", ENVIRONMENT)
+    assert back.code == 0, back.out
+
+
+@pytest.mark.order(6)
+def test_a_crashed_node_is_replaced_and_no_queued_job_is_lost(site: ClusterSite) -> None:
+    victim = _worker_node_with_api()
+    with httpx.Client(base_url=site.https, verify=False, timeout=20) as client:
+        jobs = []
+        for n in range(12):
+            posted = client.post("/jobs", json={"text": f"cluster job {n}", "duration": 1.5})
+            assert posted.status_code == 202, posted.text
+            jobs.append(str(posted.json()["id"]))
+        with site.load() as load:
+            wait_for(lambda: len(load.result().samples) > 20, 30, "load to start")
+            crashed_at = load.now()
+            killed = cluster.crash(site.nodes, victim)
+            recovery = wait_for(lambda: _settled(away_from=victim), 120, "replicas elsewhere")
+            back = load.now()
+            wait_for(lambda: load.now() > back + 3, 10, "answers after recovery")
+        answers = load.result()
+        in_flight = [s for s in answers.samples if s.at <= crashed_at < s.at + s.latency]
+
+        def finished() -> bool:
+            states = [client.get(f"/jobs/{j}").json().get("status") for j in jobs]
+            return all(state == "finished" for state in states)
+
+        jobs_done = wait_for(finished, 180, "every queued job to finish")
+    REPORT["node_crash"] = {
+        "node": victim,
+        "processes_killed": killed,
+        "recovery_seconds": round(recovery, 1),
+        "in_flight_at_crash": len(in_flight),
+        "jobs": len(jobs),
+        "jobs_finished_seconds_after_recovery": round(jobs_done, 1),
+        "placement_after": _spread(),
+        **_summary(answers),
+    }
+    assert len(answers.failed()) <= len(in_flight), answers.summary()
+    assert _settled(away_from=victim)
+
+
+@pytest.mark.order(7)
+def test_down_removes_every_namespace_engine_and_interface(site: ClusterSite) -> None:
+    netns = {n.netns for n in site.nodes.nodes}
+    down = run_inv("cluster.down")
+    assert down.code == 0, down.out
+    assert "The cluster is gone" in down.out
+    assert cluster.leftovers() == []
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert not netns & set(listed.split())
+    again = run_inv("cluster.status")
+    assert again.code != 0 and "No cluster is running here" in again.out
