@@ -110,10 +110,10 @@ def test_cluster_up_refuses_without_root_or_with_one_node(monkeypatch: pytest.Mo
     from xorb_tools.deploy.cluster import nodes
 
     monkeypatch.setattr(engine, "require_daemon", lambda: None)
-    monkeypatch.setattr(nodes.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
     with pytest.raises(XorbError, match=r"^A cluster needs root"):
         nodes.up(3, print)
-    monkeypatch.setattr(nodes.os, "geteuid", lambda: 0)
+    monkeypatch.setattr("os.geteuid", lambda: 0)
     with pytest.raises(XorbError, match="a cluster has 2 to 9 nodes"):
         nodes.up(1, print)
     monkeypatch.setenv(nodes.ROOT_VAR, "relative/dir")

@@ -52,7 +52,7 @@ def placement(cluster: Cluster, stack: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     with engine.docker_errors(f"Listing the tasks of {stack}"):
         for service in docker.service.list(
-            filters={"label": f"com.docker.stack.namespace={stack}"}
+            filters=[("label", f"com.docker.stack.namespace={stack}")]
         ):
             short = str(service.spec.name).removeprefix(f"{stack}_")
             tasks = docker.service.ps(service)
@@ -67,7 +67,7 @@ def placement(cluster: Cluster, stack: str) -> dict[str, list[str]]:
 def _settled(cluster: Cluster, stack: str, away_from: str | None) -> bool:
     """Every replicated service of ``stack`` runs its replicas, none on ``away_from``."""
     docker = manager(cluster)
-    for service in docker.service.list(filters={"label": f"com.docker.stack.namespace={stack}"}):
+    for service in docker.service.list(filters=[("label", f"com.docker.stack.namespace={stack}")]):
         mode: Any = service.spec.mode or {}
         wanted = (mode.get("Replicated") or {}).get("Replicas") if isinstance(mode, dict) else None
         if wanted is None:
