@@ -119,3 +119,11 @@ def test_cluster_up_refuses_without_root_or_with_one_node(monkeypatch: pytest.Mo
     monkeypatch.setenv(nodes.ROOT_VAR, "relative/dir")
     with pytest.raises(XorbError, match="is not a folder"):
         nodes.root()
+
+
+def test_a_manager_that_does_not_answer_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xorb_tools.deploy.swarm import node
+
+    monkeypatch.setenv(node.SWARM_HOST_VAR, "unix:///nonexistent/manager.sock")
+    with pytest.raises(XorbError, match=r"^The swarm manager unix:///nonexistent/manager.sock"):
+        node.require_manager()

@@ -6,6 +6,7 @@ import os
 import re
 
 from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
 
 from xorb_tools.core import engine, names
 from xorb_tools.core.errors import XorbError
@@ -39,10 +40,19 @@ def stack_name(environment: str) -> str:
 def node_state(docker: DockerClient | None = None) -> tuple[str, bool]:
     """(``LocalNodeState``, whether this node is a manager) of the engine's swarm."""
     docker = docker or manager()
-    if not os.environ.get(SWARM_HOST_VAR):
+    host = os.environ.get(SWARM_HOST_VAR)
+    if not host:
         engine.require_daemon()
-    with engine.docker_errors("Reading the swarm state (docker info)"):
-        swarm = docker.info().swarm
+        with engine.docker_errors("Reading the swarm state (docker info)"):
+            swarm = docker.info().swarm
+    else:
+        try:
+            swarm = docker.info().swarm
+        except DockerException:
+            raise XorbError(
+                f"The swarm manager {host} ({SWARM_HOST_VAR}) does not answer: start the "
+                f"cluster (`uv run inv cluster.up`) or point {SWARM_HOST_VAR} at a manager."
+            ) from None
     state = str(swarm.local_node_state or "inactive") if swarm else "inactive"
     return state, bool(swarm and swarm.control_available)
 
