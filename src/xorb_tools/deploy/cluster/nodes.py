@@ -128,7 +128,7 @@ def _preflight(count: int) -> None:
             "A cluster needs root (it creates network namespaces, a bridge and engines): "
             "run it as root, e.g. with sudo."
         )
-    for tool in ("ip", "iptables", "nsenter", "dockerd"):
+    for tool in ("ip", "iptables", "nsenter", "unshare", "dockerd"):
         if shutil.which(tool) is None:
             raise XorbError(f"A cluster needs `{tool}`: run `bash scripts/provision.sh` first.")
     if not 2 <= count <= MAX_NODES:
