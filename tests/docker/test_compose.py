@@ -141,7 +141,7 @@ def test_development_stack_hot_reload_and_down(tmp_path: Path, secrets_dir: Path
     assert down.code == 0, down.out
     assert project_containers("development") == []
     volumes = engine.client().volume.list(
-        filters={"label": "com.docker.compose.project=xorb-development"}
+        filters={"label": f"com.docker.compose.project={names.project_name('development')}"}
     )
     assert volumes == []
 
@@ -163,7 +163,7 @@ def test_production_deploy_end_to_end(secrets_dir: Path) -> None:
         print(f"production deploy: {time.monotonic() - started:.0f}s")
         docker = engine.client()
         running = docker.container.list(
-            filters={"label": "com.docker.compose.project=xorb-production"}
+            filters={"label": f"com.docker.compose.project={names.project_name('production')}"}
         )
         by_service: dict[str, int] = {}
         for c in running:
@@ -196,7 +196,7 @@ def test_production_deploy_end_to_end(secrets_dir: Path) -> None:
             forged = {"X-Forwarded-For": "203.0.113.9", "X-Request-ID": request_id}
             assert client.get(f"{https}/jobs/{job['id']}", headers=forged).status_code == 200
         docker = engine.client()
-        project = {"label": "com.docker.compose.project=xorb-production"}
+        project = {"label": f"com.docker.compose.project={names.project_name('production')}"}
         nginx_ips = {
             net.ip_address
             for c in docker.container.list(filters={**project, "name": "nginx"})
@@ -233,7 +233,8 @@ def test_production_deploy_end_to_end(secrets_dir: Path) -> None:
             if p.name not in ("tls_cert",) and p.is_file()
         ]
         everything = docker.container.list(
-            all=True, filters={"label": "com.docker.compose.project=xorb-production"}
+            all=True,
+            filters={"label": f"com.docker.compose.project={names.project_name('production')}"},
         )
         inspected = json.dumps(
             [c._get_inspect_result().model_dump(mode="json") for c in everything]
