@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_ports
-from tests.deploy.conftest import Site
+from tests.deploy.conftest import Site, bad_release, tag_release, untag_releases
 from tests.docker.conftest import Inv, run_inv
 from xorb_tools.core import engine, names, registry, services
 from xorb_tools.core.poll import wait_for
@@ -62,30 +62,6 @@ class ClusterSite(Site):
         return self.inv(*args, *extra)
 
 
-def _tag(version: str) -> None:
-    docker = engine.client()
-    for svc in services.load().services:
-        docker.image.tag(svc.ref("production"), svc.ref(version))
-
-
-def _bad_image(tmp: Path) -> None:
-    """An API whose server never starts: its health check can never pass."""
-    api = services.load().service("api")
-    (tmp / "Dockerfile").write_text(
-        f'FROM {api.ref("production")}\nCMD ["python3", "-c", "import time; time.sleep(10**6)"]\n'
-    )
-    _tag(BAD)
-    engine.client().buildx.build(tmp, tags=[api.ref(BAD)], load=True, progress=False)
-
-
-def _untag() -> None:
-    docker = engine.client()
-    refs = [s.ref(v) for s in services.load().services for v in (V1, V2, BAD)]
-    present = [r for r in refs if docker.image.exists(r)]
-    if present:
-        docker.image.remove(present, force=True)
-
-
 def _summary(result: LoadResult) -> dict[str, object]:
     return {**result.summary(), "failed_samples": [s.__dict__ for s in result.failed()[:5]]}
 
@@ -103,9 +79,9 @@ def site(
     assert built.code == 0, built.out
     tmp = tmp_path_factory.mktemp("cluster")
     (tmp / "fast-health.yml").write_text(FAST_HEALTH, encoding="utf-8")
-    _tag(V1)
-    _tag(V2)
-    _bad_image(tmp)
+    tag_release(V1)
+    tag_release(V2)
+    bad_release(tmp, BAD)
     http, https, prometheus, grafana = free_ports(4)
     started = time.monotonic()
     up = run_inv("cluster.up", "--nodes", "3")
@@ -146,7 +122,7 @@ def site(
             yield site
     finally:
         down = run_inv("cluster.down")
-        _untag()
+        untag_releases(V1, V2, BAD)
         report = sessions.report_dir() / "cluster.json"
         report.write_text(json.dumps(REPORT, indent=2, sort_keys=True) + "\n")
         assert down.code == 0, down.out
@@ -215,19 +191,25 @@ def test_unreachable_registry_stops_before_changing_anything(site: ClusterSite) 
     assert _spread() == before and _version(site) == V1
 
 
-@pytest.mark.order(3)
-def test_rolling_update_across_nodes_fails_no_request(site: ClusterSite) -> None:
+def _deploy_under_load(
+    site: ClusterSite, version: str, figure: str
+) -> tuple[Inv, LoadResult, float]:
+    """Deploy ``version`` while the load runs, keep it on 3 s past the deploy's return; the
+    deploy's result, the answers and when the deploy returned (the load's clock)."""
     started = time.monotonic()
     with site.load() as load:
         wait_for(lambda: len(load.result().samples) > 20, 30, "load to start")
-        result = site.deploy(V2)
-        converged = load.now()
-        wait_for(lambda: load.now() > converged + 3, 10, "answers after the update")
+        result = site.deploy(version)
+        returned = load.now()
+        wait_for(lambda: load.now() > returned + 3, 10, f"answers after the {figure}")
     answers = load.result()
-    REPORT["rolling_update"] = {
-        "seconds": round(time.monotonic() - started, 1),
-        **_summary(answers),
-    }
+    REPORT[figure] = {"seconds": round(time.monotonic() - started, 1), **_summary(answers)}
+    return result, answers, returned
+
+
+@pytest.mark.order(3)
+def test_rolling_update_across_nodes_fails_no_request(site: ClusterSite) -> None:
+    result, answers, converged = _deploy_under_load(site, V2, "rolling_update")
     assert result.code == 0, result.out[-3000:]
     assert answers.failed() == [], answers.summary()
     assert answers.versions_after(converged) == {V2}
@@ -236,17 +218,7 @@ def test_rolling_update_across_nodes_fails_no_request(site: ClusterSite) -> None
 
 @pytest.mark.order(4)
 def test_unhealthy_release_is_rolled_back_with_the_tasks_error(site: ClusterSite) -> None:
-    started = time.monotonic()
-    with site.load() as load:
-        wait_for(lambda: len(load.result().samples) > 20, 30, "load to start")
-        result = site.deploy(BAD)
-        finished = load.now()
-        wait_for(lambda: load.now() > finished + 3, 10, "answers after the rollback")
-    answers = load.result()
-    REPORT["rolled_back_update"] = {
-        "seconds": round(time.monotonic() - started, 1),
-        **_summary(answers),
-    }
+    result, answers, finished = _deploy_under_load(site, BAD, "rolled_back_update")
     assert result.code != 0
     assert "rolled back" in result.out and "unhealthy" in result.out, result.out[-3000:]
     assert answers.failed() == [], answers.summary()

@@ -50,3 +50,30 @@ def api_image() -> Iterator[str]:
     result = run_inv("build", "--service", "api", "--target", "production", "--quiet")
     assert result.code == 0, result.out
     yield services.load().service("api").ref("production")
+
+
+def tag_release(version: str) -> None:
+    """Tag every service's production image as release ``version``."""
+    docker = engine.client()
+    for svc in services.load().services:
+        docker.image.tag(svc.ref("production"), svc.ref(version))
+
+
+def bad_release(tmp: Path, version: str) -> None:
+    """Release ``version`` with an API whose server never starts (its health check can never
+    pass); the other services' images of that version are the production ones."""
+    api = services.load().service("api")
+    (tmp / "Dockerfile").write_text(
+        f'FROM {api.ref("production")}\nCMD ["python3", "-c", "import time; time.sleep(10**6)"]\n'
+    )
+    tag_release(version)
+    engine.client().buildx.build(tmp, tags=[api.ref(version)], load=True, progress=False)
+
+
+def untag_releases(*versions: str) -> None:
+    """Remove the release tags ``versions`` of every service (the production ones stay)."""
+    docker = engine.client()
+    refs = [s.ref(v) for s in services.load().services for v in versions]
+    present = [r for r in refs if docker.image.exists(r)]
+    if present:
+        docker.image.remove(present, force=True)

@@ -25,8 +25,8 @@ import pytest
 from python_on_whales import Config, Secret, Volume
 
 from tests.conftest import free_ports
-from tests.deploy.conftest import Site
-from xorb_tools.core import engine, names, services
+from tests.deploy.conftest import Site, bad_release, tag_release, untag_releases
+from xorb_tools.core import engine, names
 from xorb_tools.core.poll import wait_for
 from xorb_tools.core.services import ROOT
 from xorb_tools.deploy import deploylog, strategy, swarm
@@ -41,7 +41,6 @@ ENVIRONMENT = "production"
 STACK = f"{PREFIX}-{ENVIRONMENT}"
 V1, V2, BAD = "sw-1", "sw-2", "sw-bad"
 RATE = 20.0
-API = services.load().service("api")
 TIMEOUT = 420
 NGINX_CONF = ROOT / "compose" / "nginx" / "nginx.conf"
 RESOLVER_VALID = int(re.search(r"resolver \S+ valid=(\d+)s", NGINX_CONF.read_text())[1])  # type: ignore[index]
@@ -67,30 +66,6 @@ class SwarmSite(Site):
         # nginx retries another replica on a refused connection, which can take its connect
         # timeout (5 s): the client waits longer than that.
         return Load(f"{self.https}/health", rate=RATE, concurrency=8, timeout=20, verify=False)
-
-
-def _tag(version: str) -> None:
-    docker = engine.client()
-    for svc in services.load().services:
-        docker.image.tag(svc.ref("production"), svc.ref(version))
-
-
-def _bad_image(tmp: Path) -> None:
-    """An API image whose server never starts (its health check can never pass); the other
-    release images of that version are the production ones."""
-    (tmp / "Dockerfile").write_text(
-        f'FROM {API.ref("production")}\nCMD ["python3", "-c", "import time; time.sleep(10**6)"]\n'
-    )
-    _tag(BAD)
-    engine.client().buildx.build(tmp, tags=[API.ref(BAD)], load=True, progress=False)
-
-
-def _untag() -> None:
-    docker = engine.client()
-    refs = [s.ref(v) for s in services.load().services for v in (V1, V2, BAD)]
-    present = [r for r in refs if docker.image.exists(r)]
-    if present:
-        docker.image.remove(present, force=True)
 
 
 def _remove_stack() -> None:
@@ -155,9 +130,9 @@ def site(
         "XORB_UPDATE_DELAY": "2s",
         "XORB_UPDATE_MONITOR": "5s",
     }
-    _tag(V1)
-    _tag(V2)
-    _bad_image(tmp)
+    tag_release(V1)
+    tag_release(V2)
+    bad_release(tmp, BAD)
     started = time.monotonic()
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
@@ -171,7 +146,7 @@ def site(
             yield SwarmSite(env, production_secrets, f"https://127.0.0.1:{https}")
         finally:
             _remove_stack()
-            _untag()
+            untag_releases(V1, V2, BAD)
             reports = sessions.REPORTS
             reports.mkdir(exist_ok=True)
             (reports / "swarm.json").write_text(json.dumps(REPORT, indent=2) + "\n")
