@@ -34,7 +34,6 @@ from xorb_tools.core.hostnet import COMMENT, Bridge, processes_in, remove_rules
 from xorb_tools.core.hostnet import run as _sh
 
 SUBNET = "10.231.{index}.{host}"
-__all__ = ["COMMENT", "SUBNET", "Bridge", "Engine", "remove_rules"]
 
 
 @dataclass

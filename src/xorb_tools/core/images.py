@@ -87,15 +87,12 @@ def push(local: str, remote: str) -> str:
     """Tag ``local`` as ``remote`` (``host/repo:tag``), push it and return the manifest
     digest the registry holds (``sha256:...``); one sentence when the push fails."""
     client = engine.client()
-    host = remote.split("/", 1)[0]
     with engine.docker_errors(f"Pushing {remote}"):
         client.image.tag(local, remote)
         client.image.push(remote, quiet=True)
         digests = client.image.inspect(remote).repo_digests or []
     repo = remote.rsplit(":", 1)[0]
     digest = next((d.split("@", 1)[1] for d in digests if d.startswith(f"{repo}@")), "")
-    if not digest:
-        digest = next((d.split("@", 1)[1] for d in digests if d.startswith(host)), "")
     if not digest:
         raise XorbError(f"The registry gave no digest for {remote}: push it again.")
     return digest
