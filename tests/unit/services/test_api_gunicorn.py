@@ -174,3 +174,75 @@ def test_main_uses_uvicorn_reload_in_development(
     api_main.main()
     assert seen["app"] == "api.app:create_app"
     assert seen["factory"] is True and seen["reload"] is True
+
+
+DRAINED_SERVER = """
+import sys
+from gunicorn.app.base import BaseApplication
+from api.__main__ import draining_arbiter
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+class Server(BaseApplication):
+    def load_config(self):
+        self.cfg.set("bind", sys.argv[1])
+        self.cfg.set("workers", 1)
+        self.cfg.set("graceful_timeout", 5)
+
+    def load(self):
+        return app
+
+    def run(self):
+        draining_arbiter(float(sys.argv[2]))(self).run()
+
+Server().run()
+"""
+
+
+def _answers(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("drain", [0.0, 3.0])
+def test_sigterm_drains_for_drain_seconds_then_stops_gracefully(
+    tmp_path: Path, drain: float
+) -> None:
+    """A real gunicorn master: with a drain, new connections are still served after SIGTERM
+    (swarm's DNS may still hand out the address); without, the port closes at once."""
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    server = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", DRAINED_SERVER, f"127.0.0.1:{port}", str(drain)],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not _answers(port):
+            assert server.poll() is None and time.monotonic() < deadline, "gunicorn never answered"
+            time.sleep(0.1)
+        server.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        served_after_term = _answers(port)
+        _, err = server.communicate(timeout=drain + 15)
+    finally:
+        server.kill()
+    assert server.returncode == 0, err
+    assert served_after_term is (drain > 0), err
+    if drain:
+        assert "still serving for 3s (drain)" in err

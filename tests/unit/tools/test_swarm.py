@@ -147,6 +147,17 @@ def test_release_images_take_the_version_and_say_it(files: dict[str, Path]) -> N
     assert "XORB_VERSION" not in out["postgres"].get("environment", {})
 
 
+def test_release_tasks_drain_after_sigterm_unless_the_files_say_otherwise(
+    files: dict[str, Path],
+) -> None:
+    config = rendered(files)
+    config["services"]["migrate"]["environment"] = {"DRAIN_SECONDS": "0"}
+    out = swarm.adapt(config, options()).config["services"]
+    assert out["api"]["environment"]["DRAIN_SECONDS"] == str(swarm.DRAIN_SECONDS)
+    assert out["migrate"]["environment"]["DRAIN_SECONDS"] == "0"
+    assert "DRAIN_SECONDS" not in out["postgres"].get("environment", {})
+
+
 def test_secrets_are_named_by_content_and_owned_by_the_reader(
     files: dict[str, Path],
 ) -> None:

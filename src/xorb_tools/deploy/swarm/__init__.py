@@ -10,7 +10,9 @@ A swarm deploy reuses an environment's compose files. ``docker stack deploy`` re
    file secrets become swarm secrets named with a hash of their content (swarm secrets are
    immutable, so a changed file is a new secret), a one-shot service (``restart: "no"``)
    becomes a job, ``depends_on`` and the options swarm ignores are dropped with a note, and
-   the release's version becomes the image tag of every XORB service and ``XORB_VERSION``;
+   the release's version becomes the image tag of every XORB service and ``XORB_VERSION``,
+   and its tasks keep serving for ``DRAIN_SECONDS`` after SIGTERM (swarm's DNS still names
+   them to nginx for a few seconds);
 3. deploys it (``docker stack deploy``) and polls ``docker service inspect`` until every
    service has converged (``UpdateStatus`` ``completed``, or every task running the new spec)
    or swarm has rolled an update back (``rollback_completed``), within ``timeout`` seconds.
@@ -30,6 +32,7 @@ the nodes), :mod:`~.rollout` (deploy), :mod:`~.operate` (scale, prune, remove). 
 re-exports their public names.
 """
 
+from xorb_tools.deploy.swarm.adapt import DRAIN_SECONDS as DRAIN_SECONDS
 from xorb_tools.deploy.swarm.adapt import JOB_RETRIES as JOB_RETRIES
 from xorb_tools.deploy.swarm.adapt import KEPT as KEPT
 from xorb_tools.deploy.swarm.adapt import RESERVATIONS_ENV as RESERVATIONS_ENV

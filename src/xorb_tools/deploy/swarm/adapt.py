@@ -15,6 +15,12 @@ from xorb_tools.deploy.swarm.spec import Adapted, AdaptOptions, Notes, hashed, u
 RESERVATIONS_ENV = "XORB_SWARM_RESERVATIONS"
 """``off`` drops CPU/memory reservations (a small single-node swarm cannot hold them)."""
 JOB_RETRIES = 10
+DRAIN_ENV = "DRAIN_SECONDS"
+DRAIN_SECONDS = 6
+"""How long a XORB task keeps serving after SIGTERM (the API reads it; a compose file's
+value wins). Swarm takes a task out of its DNS 2 s before it signals it, and nginx holds the
+addresses it resolved for up to its resolver's ``valid=5s``: without the drain, a request
+could still be sent to a replica that has closed its port or is gone (502/504)."""
 """Attempts a one-shot service (a swarm job) gets: its dependencies may still be starting."""
 # Service keys `docker stack deploy` accepts and swarm applies, kept as they are.
 # fmt: off
@@ -98,7 +104,8 @@ def repository(image: str) -> str:
 
 
 def _set_version(out: dict[str, Any], options: AdaptOptions) -> None:
-    """Release images: the tag is the version, and ``XORB_VERSION`` says it too."""
+    """Release images: the tag is the version, and ``XORB_VERSION`` says it too; they drain
+    for :data:`DRAIN_SECONDS` after SIGTERM unless the files say otherwise."""
     repo = repository(str(out.get("image") or ""))
     if repo not in options.app_images:
         return
@@ -106,7 +113,7 @@ def _set_version(out: dict[str, Any], options: AdaptOptions) -> None:
     env = out.get("environment") or {}
     if isinstance(env, list):  # ["KEY=value"] form
         env = dict(str(e).partition("=")[::2] for e in env)
-    out["environment"] = {**env, "XORB_VERSION": options.version}
+    out["environment"] = {DRAIN_ENV: str(DRAIN_SECONDS), **env, "XORB_VERSION": options.version}
 
 
 def _deploy(
