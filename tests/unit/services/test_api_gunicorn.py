@@ -205,7 +205,7 @@ def _answers(port: int) -> bool:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
             return bool(response.status == 200)
     except OSError:
         return False
@@ -224,7 +224,7 @@ def test_sigterm_drains_for_drain_seconds_then_stops_gracefully(
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [sys.executable, "-c", DRAINED_SERVER, f"127.0.0.1:{port}", str(drain)],
         env={**os.environ, "PYTHONPATH": str(SRC)},
         stdout=subprocess.DEVNULL,
