@@ -6,8 +6,8 @@ annotations name the build inputs' fingerprint and the digest of the cache manif
 was exported from them. Reading it takes two calls of the distribution API, writing it
 at most four, all through the standard library: a client library (oras) would add
 requests and jsonschema for that.
-Registries that want a login answer 401, and every helper here then answers "unknown":
-the build simply exports as it always did.
+A registry that wants a login gets the credentials ``docker login`` stored; without them it
+answers 401, and the marker helpers then answer "unknown": the build exports as it always did.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from xorb_tools.core import inputs
+from xorb_tools.core import inputs, registry_auth
 from xorb_tools.core.errors import XorbError
 
 LOCAL_HOSTS = ("localhost", "127.", "[::1]")
@@ -101,11 +103,25 @@ def _call(
     timeout: float = TIMEOUT,
     **headers: str,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One request: (status, lower-case headers, body). Raises OSError when unreachable."""
+    """One request: (status, lower-case headers, body), logged in as ``docker login`` was
+    when the registry asks (:mod:`~.registry_auth`). Raises OSError when unreachable."""
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"not an http(s) URL: {url}")
     hdrs = {k.replace("_", "-"): v for k, v in headers.items()}
-    request = urllib.request.Request(url, data=data, method=method, headers=hdrs)  # noqa: S310
+    status, answer, body = _request(url, method, data, timeout, hdrs)
+    challenge = answer.get("www-authenticate", "")
+    if status == 401 and challenge:
+        host = urllib.parse.urlsplit(url).netloc
+        login = registry_auth.authorization(host, challenge)
+        if login:
+            return _request(url, method, data, timeout, {**hdrs, "Authorization": login})
+    return status, answer, body
+
+
+def _request(
+    url: str, method: str, data: bytes | None, timeout: float, headers: dict[str, str]
+) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
             return resp.status, _lower(resp.headers.items()), resp.read()
@@ -195,3 +211,41 @@ def _upload(ref: Ref, digest: str, data: bytes) -> bool:
         Content_Type="application/octet-stream",
     )
     return status == 201
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def get_manifest(ref: Ref, reference: str | None = None) -> tuple[str, bytes] | None:
+    """(media type, bytes) of the manifest or index ``reference`` (default: the tag); None
+    when the registry has none. Raises OSError when the registry cannot be reached."""
+    status, headers, body = _call(ref.url("manifests", reference or ref.tag), Accept=MANIFEST_TYPES)
+    if status != 200:
+        return None
+    return headers.get("content-type", ""), body
+
+
+def get_blob(ref: Ref, digest: str) -> bytes | None:
+    """A blob of ``ref``'s repository, checked against its digest; None when absent."""
+    status, _, body = _call(ref.url("blobs", digest))
+    return body if status == 200 and sha256(body) == digest else None
+
+
+def put_blob(ref: Ref, data: bytes) -> dict[str, Any]:
+    """Upload ``data`` (unless the repository has it); its OCI descriptor (without type)."""
+    digest = sha256(data)
+    if not _has_blob(ref, digest) and not _upload(ref, digest, data):
+        raise XorbError(f"Registry {ref.host} refused a blob upload to {ref.repository}.")
+    return {"digest": digest, "size": len(data)}
+
+
+def put_manifest(ref: Ref, manifest: dict[str, Any]) -> str:
+    """Put ``manifest`` (an OCI image manifest) at ``ref``'s tag; its digest."""
+    data = json.dumps(manifest, separators=(",", ":")).encode()
+    status, _, _ = _call(
+        ref.url("manifests", ref.tag), "PUT", data, Content_Type=str(manifest["mediaType"])
+    )
+    if status != 201:
+        raise XorbError(f"Registry {ref.host} refused the manifest {ref.repository}:{ref.tag}.")
+    return sha256(data)
