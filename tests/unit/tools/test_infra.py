@@ -60,7 +60,7 @@ def test_dockerfile_pulls_nothing() -> None:
 
 def test_every_stage_runs_as_a_numeric_non_root_user() -> None:
     users = re.findall(r"^USER (\S+)$", infra.DOCKERFILE.read_text(), re.M)
-    assert len(users) == len(infra.IMAGES)
+    assert len(users) == len(infra.IMAGES + infra.TOOLS)
     for user in users:
         uid = user.split(":")[0]
         assert uid.isdigit() and uid != "0"

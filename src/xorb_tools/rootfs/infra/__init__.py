@@ -28,6 +28,7 @@ from xorb_tools.rootfs.infra.catalog import IMAGES as IMAGES
 from xorb_tools.rootfs.infra.catalog import LABEL_INPUTS as LABEL_INPUTS
 from xorb_tools.rootfs.infra.catalog import LABEL_OFFICIAL as LABEL_OFFICIAL
 from xorb_tools.rootfs.infra.catalog import ROOT as ROOT
+from xorb_tools.rootfs.infra.catalog import TOOLS as TOOLS
 from xorb_tools.rootfs.infra.catalog import UV_LOCK as UV_LOCK
 from xorb_tools.rootfs.infra.catalog import BuildResult as BuildResult
 from xorb_tools.rootfs.infra.catalog import InfraImage as InfraImage
@@ -44,6 +45,7 @@ from xorb_tools.rootfs.infra.images import mmdebstrap_argv as mmdebstrap_argv
 from xorb_tools.rootfs.infra.inputs import build_args as build_args
 from xorb_tools.rootfs.infra.inputs import ca_bundle as ca_bundle
 from xorb_tools.rootfs.infra.inputs import image_inputs as image_inputs
+from xorb_tools.rootfs.infra.inputs import locked_hashes as locked_hashes
 from xorb_tools.rootfs.infra.inputs import locked_version as locked_version
 from xorb_tools.rootfs.infra.inputs import mirror_url as mirror_url
 from xorb_tools.rootfs.infra.inputs import rootfs_inputs as rootfs_inputs

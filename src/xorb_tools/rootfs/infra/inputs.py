@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from xorb_tools.core import ca
 from xorb_tools.core.errors import XorbError
@@ -27,23 +27,34 @@ from xorb_tools.rootfs.infra.catalog import (
 )
 
 
-def locked_version(distribution: str, lock: Path = UV_LOCK) -> str:
-    """The version of ``distribution`` pinned in uv.lock (one source of truth for pins)."""
+def _locked(distribution: str, lock: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(lock.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise XorbError(f"Cannot read the pin of {distribution} from {lock}: {exc}.") from None
     for package in data.get("package", []):
         if package.get("name") == distribution and "version" in package:
-            return str(package["version"])
+            return dict(package)
     raise XorbError(f"{distribution} is not pinned in {lock}: add it and run `uv lock`.")
+
+
+def locked_version(distribution: str, lock: Path = UV_LOCK) -> str:
+    """The version of ``distribution`` pinned in uv.lock (one source of truth for pins)."""
+    return str(_locked(distribution, lock)["version"])
+
+
+def locked_hashes(distribution: str, lock: Path = UV_LOCK) -> list[str]:
+    """The ``sha256:`` hashes of the locked version's wheels (pip ``--hash`` values)."""
+    return [str(w["hash"]) for w in _locked(distribution, lock).get("wheels", []) if "hash" in w]
 
 
 def build_args(spec: InfraImage, epoch: int) -> dict[str, str]:
     """The ``--build-arg`` values of one image's stage."""
     args = {"ROOTFS": spec.rootfs_ref, "SOURCE_DATE_EPOCH": str(epoch)}
     for dist in spec.pypi:
-        args[f"{dist.upper().replace('-', '_')}_VERSION"] = locked_version(dist)
+        name = dist.upper().replace("-", "_")
+        args[f"{name}_VERSION"] = locked_version(dist)
+        args[f"{name}_HASHES"] = " ".join(f"--hash={h}" for h in locked_hashes(dist))
     return args
 
 
