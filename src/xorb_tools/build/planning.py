@@ -15,7 +15,8 @@ from xorb_tools.build import builder, cache, gha
 from xorb_tools.core import ca, engine, gitinfo, inputs, registry
 from xorb_tools.core.errors import XorbError
 from xorb_tools.core.services import Project, Service
-from xorb_tools.rootfs import base_image
+from xorb_tools.rootfs import base_image, infra, platforms
+from xorb_tools.supply import attest
 
 DOCKERFILE = Path("docker") / "Dockerfile"
 SOURCE_URL = "https://github.com/xorb-platform/xorb"
@@ -37,8 +38,10 @@ class Options:
     parallel: bool = True
     base_image: str | None = None
     platforms: tuple[str, ...] = ()
-    sbom: bool = False
-    provenance: bool = False
+    sbom: str = "auto"
+    """auto (with --push) | on | off: an SBOM attestation from our generator image."""
+    provenance: str = "auto"
+    """auto | off | min | max: SLSA provenance (auto: min when pushing; `inv release`: max)."""
     ca_cert: str | None = None
     no_cache_filter: tuple[str, ...] = ()
 
@@ -67,6 +70,17 @@ class BuildPlan:
     builds: list[ImageBuild]
     builder: builder.Choice | None = None
     notes: list[str] = field(default_factory=list)
+    attest: list[dict[str, str]] = field(default_factory=lambda: attest.attestations("off", None))
+    """BuildKit attestation requests (provenance, SBOM); explicit, since buildx otherwise
+    adds provenance of its own to a local image."""
+
+    def attest_option(self, kind: str) -> dict[str, str] | bool:
+        """``buildx build``'s ``--provenance``/``--sbom`` value for one kind."""
+        for request in self.attest:
+            if request["type"] == kind:
+                rest = {k: v for k, v in request.items() if k != "type"}
+                return False if rest.get("disabled") == "true" else rest
+        return False
 
     @property
     def secrets(self) -> list[str]:
@@ -99,7 +113,7 @@ class BuildPlan:
                 "labels": b.labels,
                 **b.cache.as_bake(),
                 "secret": self.secrets,
-                "attest": _attestations(self.options),
+                "attest": [attest.as_flag(a) for a in self.attest],
                 "output": [",".join(f"{k}={v}" for k, v in self.output.items())],
             }
             if self.options.platforms:
@@ -126,14 +140,13 @@ class Result:
     total_steps: int
 
 
-def _attestations(options: Options) -> list[str]:
-    # Off unless asked: provenance records build times, which would change the digest of
-    # an otherwise identical rebuild.
-    disabled = "false" if options.provenance else "true"
-    out = [f"type=provenance,mode=max,disabled={disabled}"]
-    if options.sbom:
-        out.append("type=sbom")
-    return out
+def attestations(options: Options) -> list[dict[str, str]]:
+    """The ``--attest`` values; builds the SBOM generator image first when it is needed."""
+    mode = attest.provenance_mode(options.provenance, push=options.push)
+    generator = None
+    if attest.sbom_wanted(options.sbom, push=options.push):
+        generator = infra.build(attest.SCANNER, ca_cert=options.ca_cert).ref
+    return attest.attestations(mode, generator)
 
 
 def tags_for(
@@ -193,6 +206,11 @@ def resolve_base(project: Project, explicit: str | None) -> tuple[str, str]:
     return local, f"built just now from Debian packages ({default} cannot be pulled)"
 
 
+def _foreign(wanted: tuple[str, ...]) -> bool:
+    """Whether the platforms are more than the host's own (a multi-platform build)."""
+    return bool(wanted) and {platforms.arch_of(p) for p in wanted} != {platforms.host_arch()}
+
+
 def plan(project: Project, options: Options) -> BuildPlan:
     """Validate ``options`` and work out every tag, argument and cache setting."""
     project.check_environment(options.environment)
@@ -222,6 +240,16 @@ def plan(project: Project, options: Options) -> BuildPlan:
         notes.append(f"cache: gha mode={gha_export} ({why})")
     chosen = builder.choose(mode)
     base, reason = resolve_base(project, options.base_image)
+    if _foreign(options.platforms):
+        if not options.push or not reg:
+            raise XorbError(
+                f"Building for {', '.join(options.platforms)} makes one multi-platform index "
+                "per service, which goes to a registry: add --push."
+            )
+        platforms.require_emulation(options.platforms)
+        if base == project.local_base_image:
+            base = platforms.multi_platform(options.platforms, base, reg)
+            reason = f"the air-gapped base for {', '.join(options.platforms)}, as one index"
     builds = []
     for svc in services:
         args = {
@@ -262,4 +290,7 @@ def plan(project: Project, options: Options) -> BuildPlan:
                 },
             )
         )
-    return BuildPlan(project, options, base, reason, ca_bundle, reg, builds, chosen, notes)
+    attest_lines = attestations(options)
+    return BuildPlan(
+        project, options, base, reason, ca_bundle, reg, builds, chosen, notes, attest_lines
+    )

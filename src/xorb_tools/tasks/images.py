@@ -43,8 +43,10 @@ MB = 1_000_000
         "platform": "target platform, e.g. linux/amd64 (repeatable)",
         "ca_cert": "PEM bundle pip trusts inside the build, in place of the public roots: the "
         "proxy's CA, plus the roots if needed (default PIP_CERT, SSL_CERT_FILE, ...)",
-        "sbom": "attach an SBOM attestation (needs a builder that supports it)",
-        "provenance": "attach a provenance attestation (off by default: it breaks reproducibility)",
+        "sbom": "auto | on | off: an SBOM attestation, made offline by our generator image "
+        "(auto: on with --push)",
+        "provenance": "auto | off | min | max: SLSA provenance (auto: min with --push, off for "
+        "a local image, whose digest would change with every rebuild)",
         "quiet": "print no progress (same as --progress quiet)",
         "progress": "auto (a live line per image on a terminal, BuildKit's plain lines "
         "otherwise) | tty | plain | quiet",
@@ -66,8 +68,8 @@ def build(
     base_image: str | None = None,
     platform: list[str] | None = None,
     ca_cert: str | None = None,
-    sbom: bool = False,
-    provenance: bool = False,
+    sbom: str = "auto",
+    provenance: str = "auto",
     quiet: bool = False,
     no_cache_filter: list[str] | None = None,
     progress: str = "auto",

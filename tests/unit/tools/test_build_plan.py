@@ -13,6 +13,7 @@ from xorb_tools.build import cache, execution, steps
 from xorb_tools.core import ca, inputs, services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import secrets_init
+from xorb_tools.supply import attest
 
 
 def api() -> services.Service:
@@ -167,7 +168,17 @@ def test_bake_definition_has_one_target_per_service(tmp_path: Path) -> None:
     api = bake["target"]["api"]
     assert api["dockerfile"] == "docker/Dockerfile" and api["target"] == "production"
     assert api["secret"] == [f"id=ca,src={tmp_path / 'ca.pem'}"]
-    assert api["attest"] == ["type=provenance,mode=max,disabled=true"]
+    assert api["attest"] == ["type=provenance,disabled=true"]
+    assert plan.attest_option("provenance") is False and plan.attest_option("sbom") is False
+    releasing = dataclasses.replace(
+        plan, attest=attest.attestations("max", "xorb/infra-sbom-scanner:1")
+    )
+    assert releasing.bake_definition()["target"]["api"]["attest"] == [
+        "type=provenance,mode=max",
+        "type=sbom,generator=xorb/infra-sbom-scanner:1",
+    ]
+    assert releasing.attest_option("provenance") == {"mode": "max"}
+    assert releasing.attest_option("sbom") == {"generator": "xorb/infra-sbom-scanner:1"}
     assert api["output"] == ["type=docker,compression=gzip,force-compression=true"]
     pushing = dataclasses.replace(plan, options=build.Options(push=True))
     assert pushing.output == {
