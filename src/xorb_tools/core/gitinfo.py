@@ -41,3 +41,13 @@ def read(root: Path) -> GitInfo:
     epoch = int(_git(root, "log", "-1", "--format=%ct") or 0)
     dirty = bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
     return GitInfo(revision, revision[:12], epoch, dirty)
+
+
+def release_commit(root: Path, version: str) -> str:
+    """The commit release ``version`` was built from: its git tag's (``V`` or ``vV``), else
+    the checkout's HEAD (a release not tagged yet)."""
+    for name in (version, f"v{version}"):
+        commit = _git(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{name}^{{commit}}")
+        if commit:
+            return commit
+    return read(root).revision

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
-from xorb_tools.tasks import bench, cli, config, doctor, images, report
+from xorb_tools.tasks import bench, cli, config, doctor, images, report, supply
 from xorb_tools.tasks import cluster as cluster_tasks
 from xorb_tools.tasks import deploy as deploy_tasks
 from xorb_tools.tasks import stack as stack_tasks
@@ -29,6 +29,8 @@ def namespace() -> Collection:
     ns.add_task(images.clean)
     ns.add_task(images.base_image_task)
     ns.add_task(images.infra_images)
+    for supply_task in (supply.release, supply.sign, supply.verify, supply.keygen):
+        ns.add_task(supply_task)
     ns.add_task(doctor.doctor)
     ns.add_task(report.security_scan)
     ns.add_task(report.size_report)

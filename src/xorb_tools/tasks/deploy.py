@@ -23,6 +23,7 @@ else:  # loaded when a task runs, not for `inv --list` (start-up cost)
     deploylog = lazy("xorb_tools.deploy.deploylog")
     smoke = lazy("xorb_tools.deploy.smoke")
     strategy_mod = lazy("xorb_tools.deploy.strategy")
+from xorb_tools.tasks import supply as supply_tasks
 from xorb_tools.tasks._util import console, table, user_errors
 
 ENV_HELP = "staging | production (the stacks in compose/; development works too)"
@@ -44,8 +45,11 @@ def _show(result: strategy_mod.Result) -> None:
         "timeout": "seconds to wait for healthy services (default 300)",
         "drain": "blue-green: seconds between the switch and stopping the old colour (default 10)",
         "secrets_dir": SECRETS_HELP,
-        "registry": "swarm: registry the nodes pull from (default the table's, localhost:5000; "
-        "used when the swarm has more than one node, images pinned by digest)",
+        "registry": "registry the release is in (default the table's, localhost:5000): "
+        "--verify checks it there; a swarm of more than one node pulls from it by digest",
+        "verify": "deploy only a release that `inv verify` passes (needs --version): its "
+        "images are pulled by the verified digests first",
+        "key": "with --verify: the public key (default secrets/signing/cosign.pub)",
     },
 )
 @user_errors
@@ -59,8 +63,13 @@ def deploy(
     drain: int = 10,  # deploy.bluegreen.DRAIN_SECONDS
     secrets_dir: str | None = None,
     registry: str | None = None,
+    verify: bool = False,
+    key: str | None = None,
 ) -> None:
     """Deploy an environment (recreate, blue-green or a swarm rolling update) and log it."""
+    if verify:
+        supply_tasks.verified_release(version, registry, key)
+        registry = registry if engine == "swarm" else None
     _show(
         strategy_mod.deploy(
             environment,
