@@ -118,6 +118,9 @@ def security_scan(
         "compare": "previous size-report.json to compare with (default reports/size-report.json)",
         "budget": "override a budget: SERVICE=MB (repeatable), e.g. --budget api=10",
         "no_dive": "skip dive's efficiency analysis (faster)",
+        "release": "also size this pushed release in --registry: every platform and the "
+        "attestations' bytes",
+        "registry": "registry of --release (default from pyproject)",
     },
 )
 @user_errors
@@ -129,6 +132,8 @@ def size_report(
     compare: str | None = None,
     budget: list[str] | None = None,
     no_dive: bool = False,
+    release: str | None = None,
+    registry: str | None = None,
 ) -> None:
     """Report image sizes, layers and shared bytes; fail when over budget."""
     if format not in ("table", "json", "markdown"):
@@ -142,6 +147,7 @@ def size_report(
         budgets=budgets,
         compare=Path(compare) if compare else None,
         with_dive=not no_dive,
+        release=(release, registry or project.registry) if release else None,
     )
     paths = sizereport.write(report, services.reports_dir(project.root))
     if format == "json":
@@ -209,6 +215,15 @@ def _size_tables(report: sizereport.Report) -> None:
             for d in sizereport.deltas(report)
         ],
     )
+    if report.published:
+        table(
+            "Published release (registry: compressed = what a node pulls)",
+            ["image", "platform", "compressed", "attestations"],
+            [
+                (p.ref, p.platform, mb(p.compressed_bytes), f"{p.attestation_bytes / 1000:.1f} kB")
+                for p in report.published
+            ],
+        )
     for img in report.images:
         biggest = sorted(img.layers, key=lambda layer: layer.size_bytes, reverse=True)[:5]
         table(

@@ -9,7 +9,9 @@ are counted once in "all images together on disk". dive adds its efficiency scor
 bytes wasted by files that later layers overwrite or delete.
 
 Written under ``reports/``: ``size-report.json`` (also the baseline the next run compares
-with), ``size-report.md`` and ``size-report.svg`` (sizes against budgets).
+with), ``size-report.md`` and ``size-report.svg`` (sizes against budgets). ``--release V
+--registry R`` adds the pushed release: each platform's compressed size (arm64 too) and the
+bytes its provenance and SBOM attestations add.
 
 Modules: :mod:`~.model` and :mod:`~.render` (pure), :mod:`~.measuring` (engine). The
 package re-exports their public names.
@@ -30,6 +32,7 @@ from xorb_tools.quality.sizereport.model import REPORT_JSON as REPORT_JSON
 from xorb_tools.quality.sizereport.model import SCHEMA as SCHEMA
 from xorb_tools.quality.sizereport.model import ImageSize as ImageSize
 from xorb_tools.quality.sizereport.model import LayerSize as LayerSize
+from xorb_tools.quality.sizereport.model import Published as Published
 from xorb_tools.quality.sizereport.model import Report as Report
 from xorb_tools.quality.sizereport.model import deltas as deltas
 from xorb_tools.quality.sizereport.model import dive_summary as dive_summary

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from xorb_tools.core import engine, images
+from xorb_tools.core import engine, images, inputs, registry
 from xorb_tools.core.errors import XorbError
 from xorb_tools.core.services import Project, Service
 from xorb_tools.quality.scan import tool_path
@@ -17,6 +17,7 @@ from xorb_tools.quality.sizereport.model import (
     DIVE_TIMEOUT_S,
     REPORT_JSON,
     ImageSize,
+    Published,
     Report,
     dive_summary,
     over_budget,
@@ -25,6 +26,7 @@ from xorb_tools.quality.sizereport.model import (
     share,
 )
 from xorb_tools.quality.sizereport.render import markdown, svg_chart, to_json
+from xorb_tools.supply import attest
 
 
 def _dive(dive: str, source: str, target: str, out: Path) -> str | None:
@@ -103,8 +105,10 @@ def build(
     budgets: Mapping[str, int] | None = None,
     compare: Path | None = None,
     with_dive: bool = True,
+    release: tuple[str, str] | None = None,
 ) -> Report:
-    """Measure the images and compare them with the previous report."""
+    """Measure the images and compare them with the previous report; ``release``
+    (version, registry) adds the pushed release's platforms and attestations."""
     budgets = budgets or {}
     engine.require_daemon()
     baseline = compare or project.root / REPORT_JSON
@@ -125,7 +129,27 @@ def build(
         shared_bytes=shared,
         compared_with=str(baseline) if previous else None,
         previous=previous,
+        published=published(project, names, *release) if release else [],
     )
+
+
+def published(project: Project, names: Sequence[str], version: str, host: str) -> list[Published]:
+    """Each platform of each service's ``<host>/<image>:<version>`` index, from the registry."""
+    registry.require(host, "--release")
+    rows = []
+    for svc in project.select(names):
+        ref = registry.Ref.parse(svc.ref(inputs.version(version), inputs.registry(host)))
+        for image in attest.read(ref)[1]:
+            rows.append(
+                Published(
+                    svc.name,
+                    f"{ref.host}/{ref.repository}:{ref.tag}",
+                    image.platform or "-",
+                    image.image_bytes,
+                    image.attestation_bytes,
+                )
+            )
+    return rows
 
 
 def write(report: Report, folder: Path) -> list[Path]:

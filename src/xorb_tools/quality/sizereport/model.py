@@ -56,6 +56,19 @@ class ImageSize:
         return self.uncompressed_bytes > self.budget_mb * MB
 
 
+@dataclass(frozen=True)
+class Published:
+    """One platform of a pushed release image, as the registry holds it."""
+
+    service: str
+    ref: str
+    platform: str
+    compressed_bytes: int
+    """Manifest, config and compressed layers: what a node pulls."""
+    attestation_bytes: int
+    """Provenance and SBOM statements plus their manifest."""
+
+
 @dataclass
 class Report:
     """The whole report (what ``size-report.json`` holds)."""
@@ -67,6 +80,8 @@ class Report:
     shared_bytes: int = 0
     compared_with: str | None = None
     previous: dict[str, dict[str, int]] = field(default_factory=dict)
+    published: list[Published] = field(default_factory=list)
+    """``--release V``: every platform of each service's release index in the registry."""
 
 
 def instruction(created_by: str) -> str:

@@ -67,6 +67,19 @@ def markdown(report: Report, top: int = 5) -> str:
         )
     if report.compared_with:
         out += ["", f"Previous report: `{report.compared_with}`."]
+    if report.published:
+        out += [
+            "",
+            "## Published release (registry)",
+            "",
+            "| image | platform | compressed | attestations |",
+            "| --- | --- | ---: | ---: |",
+        ]
+        out += [
+            f"| `{p.ref}` | {p.platform} | {_mb(p.compressed_bytes)} "
+            f"| {p.attestation_bytes / 1000:.1f} kB |"
+            for p in report.published
+        ]
     for img in report.images:
         out += [
             "",
