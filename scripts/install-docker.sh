@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install a Docker engine (>= 26) with the buildx and compose v2 plugins on Debian 12/13,
-# enable the containerd image store (so the default builder can export cache), and install
-# Debian's docker-registry for a local registry on 127.0.0.1:5000.
+# enable the containerd image store (so the default builder can export cache), install
+# Debian's docker-registry for a local registry on 127.0.0.1:5000, and Debian's cosign
+# (to check release signatures with the standard tool; Debian 13's package on Debian 12).
 # On another distribution whose engine is already new enough (GitHub's Ubuntu runners ship
 # docker-ce 28) it only does the last two: configure the store, install docker-registry.
 #
@@ -41,6 +42,7 @@ engine_ok() {
 }
 
 registry_ok() { command -v docker-registry >/dev/null 2>&1; }
+cosign_ok() { command -v cosign >/dev/null 2>&1 || [ "${ID:-}" != debian ]; }
 
 daemon_json_ok() {
     [ -f "$DAEMON_JSON" ] && python3 - "$DAEMON_JSON" <<'PY'
@@ -51,7 +53,7 @@ PY
 }
 
 if [ "${1:-}" = "--check" ]; then
-    engine_ok && registry_ok && daemon_json_ok
+    engine_ok && registry_ok && daemon_json_ok && cosign_ok
     exit $?
 fi
 
@@ -70,20 +72,21 @@ mirror_uri() {
 apt_updated=0
 apt_update() { [ "$apt_updated" = 1 ] || { apt-get update -qq; apt_updated=1; }; }
 
-install_engine() {
-    [ "${ID:-}" = debian ] || die "installing the engine is supported on Debian 12 and 13 only (found ${ID:-unknown}); install Docker Engine >= $MIN_ENGINE_MAJOR from your distribution, then run this again."
+# Debian 13 packages: installed from the suite on 13, as trixie .debs on 12.
+install_trixie() {
+    [ "${ID:-}" = debian ] || die "installing $* is supported on Debian 12 and 13 only (found ${ID:-unknown}); install Docker Engine >= $MIN_ENGINE_MAJOR from your distribution, then run this again."
     export DEBIAN_FRONTEND=noninteractive
     case "${VERSION_ID:-}" in
         13*)
             apt_update
-            apt-get install -y -qq docker.io docker-buildx docker-compose >/dev/null
+            apt-get install -y -qq "$@" >/dev/null
             ;;
         12*)
             local tmp mirror
             tmp=$(mktemp -d)
             trap 'rm -rf "$tmp"' RETURN
             mirror=$(mirror_uri)
-            log "Debian 12: fetching docker.io, docker-buildx and docker-compose from trixie on $mirror"
+            log "Debian 12: fetching $* from trixie on $mirror"
             mkdir -p "$tmp/lists/partial" "$tmp/debs"
             echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
                 >"$tmp/trixie.list"
@@ -91,7 +94,7 @@ install_engine() {
                 -o Dir::State::Lists="$tmp/lists" update
             (cd "$tmp/debs" && apt-get -qq -o Dir::Etc::SourceList="$tmp/trixie.list" \
                 -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists="$tmp/lists" \
-                download docker.io docker-buildx docker-compose)
+                download "$@")
             apt_update
             apt-get install -y -qq "$tmp"/debs/*.deb >/dev/null
             ;;
@@ -121,7 +124,7 @@ changed=0
 if engine_ok; then
     log "engine $(engine_major).x with buildx and compose already installed"
 else
-    install_engine
+    install_trixie docker.io docker-buildx docker-compose
     changed=1
     engine_ok || die "engine installed but dockerd >= $MIN_ENGINE_MAJOR or a plugin is still missing."
 fi
@@ -136,6 +139,11 @@ if ! registry_ok; then
     apt_update
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null
     # Debian starts it as a system service where systemd runs; we start it ourselves.
+    changed=1
+fi
+
+if ! cosign_ok; then
+    install_trixie cosign
     changed=1
 fi
 

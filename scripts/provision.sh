@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Provision a host for the tasks: a Docker engine >= 26 with buildx, compose v2 and the
 # containerd image store (so the default builder can export a build cache), and the local
-# registry on 127.0.0.1:5000. `.ci/run` and every GitHub Actions job run exactly this.
+# registry on 127.0.0.1:5000; with --qemu also arm64 emulation (scripts/install-qemu.sh).
+# `.ci/run` and every GitHub Actions job run exactly this.
 #
 # Idempotent. Runs the two scripts as root: directly when root, else through sudo (GitHub's
 # runners); a running dockerd on the classic image store is restarted on the containerd one.
@@ -20,4 +21,7 @@ as_root() {
 }
 
 as_root bash scripts/install-docker.sh --check || as_root bash scripts/install-docker.sh
+if [ "${1:-}" = "--qemu" ]; then  # arm64 images under emulation (the engine tests build one)
+    bash scripts/install-qemu.sh --check || as_root bash scripts/install-qemu.sh
+fi
 as_root bash scripts/start-docker.sh

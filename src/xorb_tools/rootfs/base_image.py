@@ -78,11 +78,15 @@ def default_mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
-def mmdebstrap_argv(out: Path, mirror: str, suite: str = SUITE) -> list[str]:
-    """The mmdebstrap command line for the base rootfs."""
+def mmdebstrap_argv(
+    out: Path, mirror: str, suite: str = SUITE, arch: str | None = None
+) -> list[str]:
+    """The mmdebstrap command line for the base rootfs (``arch``: a foreign architecture,
+    run under emulation)."""
     argv = [
         "mmdebstrap",
         "--quiet",
+        *([f"--architectures={arch}"] if arch else []),
         "--variant=minbase",
         f"--include={','.join(PACKAGES)}",
         "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
@@ -119,6 +123,7 @@ def bootstrap_and_import(
     *,
     epoch: int,
     workdir: Path | None = None,
+    platform: str | None = None,
 ) -> tuple[str, int]:
     """Run mmdebstrap (``argv_for(out_tar)``) with a fixed SOURCE_DATE_EPOCH and import the
     rootfs tar as ``tag`` with ``changes_for(rootfs_digest)``; return (digest, tar bytes).
@@ -138,7 +143,7 @@ def bootstrap_and_import(
         size = out.stat().st_size
         _progress(f"{tag}: importing the {size / 1e6:.0f} MB rootfs into the engine")
         with engine.docker_errors(f"Importing the rootfs as {tag}"):
-            engine.client().import_(out, tag=tag, changes=changes_for(digest))
+            engine.client().import_(out, tag=tag, changes=changes_for(digest), platform=platform)
         _progress(f"{tag}: done in {time.monotonic() - started:.0f} s")
         return digest, size
 
@@ -161,8 +166,10 @@ def build(
     epoch: int | None = None,
     force: bool = False,
     workdir: Path | None = None,
+    arch: str | None = None,
 ) -> BaseImage:
-    """Build (or reuse) the air-gapped base image ``tag``."""
+    """Build (or reuse) the air-gapped base image ``tag`` (``arch``: for another
+    architecture than the host's, e.g. ``arm64``, under QEMU emulation)."""
     engine.require_daemon()
     client = engine.client()
     if not force and client.image.exists(tag):
@@ -174,7 +181,7 @@ def build(
     )
     mirror_url = mirror or default_mirror()
     digest, size = bootstrap_and_import(
-        lambda out: mmdebstrap_argv(out, mirror_url),
+        lambda out: mmdebstrap_argv(out, mirror_url, arch=arch),
         tag,
         lambda digest: [
             *IMAGE_CHANGES,
@@ -185,6 +192,7 @@ def build(
         ],
         epoch=epoch_value,
         workdir=workdir,
+        platform=f"linux/{arch}" if arch else None,
     )
     imported = rootfs_digest(tag)
     if imported != digest:
