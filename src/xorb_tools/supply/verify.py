@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from xorb_tools.core import engine, inputs, registry
+from xorb_tools.core import engine, gitinfo, inputs, registry
 from xorb_tools.core.errors import XorbError
 from xorb_tools.core.services import Project, Service
 from xorb_tools.supply import attest, signing
@@ -127,3 +128,21 @@ def pull_verified(project: Project, version: str, rows: Sequence[Checked]) -> li
             client.image.tag(pinned, local)
         tags.append(local)
     return tags
+
+
+def verified_release(
+    project: Project, version: str | None, registry_host: str | None, key_path: Path | None
+) -> str:
+    """``inv deploy --verify``: verify release ``version`` (against the git tag's commit),
+    then pull its images by the verified digests. One line saying what was verified."""
+    if not version:
+        raise XorbError("--verify checks a release: name it with --version.")
+    path = key_path or signing.default_keys(project.root).public
+    revision = gitinfo.release_commit(project.root, version)
+    key = signing.public_key(path)
+    rows = verify(project, version, registry_host, (), key, str(path), revision)
+    tags = pull_verified(project, version, rows)
+    return (
+        f"Verified release {version} ({len(rows)} images: signed, built from {revision[:12]}, "
+        f"with an SBOM) and pulled it by digest: {', '.join(tags)}"
+    )

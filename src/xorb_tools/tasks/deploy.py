@@ -5,6 +5,7 @@ deploy log (:mod:`xorb_tools.deploy.deploylog`), whatever its outcome.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
@@ -18,12 +19,13 @@ if TYPE_CHECKING:
     from xorb_tools import build as build_mod
     from xorb_tools.deploy import deploylog, smoke
     from xorb_tools.deploy import strategy as strategy_mod
+    from xorb_tools.supply import verify as checks
 else:  # loaded when a task runs, not for `inv --list` (start-up cost)
     build_mod = lazy("xorb_tools.build")
     deploylog = lazy("xorb_tools.deploy.deploylog")
     smoke = lazy("xorb_tools.deploy.smoke")
     strategy_mod = lazy("xorb_tools.deploy.strategy")
-from xorb_tools.tasks import supply as supply_tasks
+    checks = lazy("xorb_tools.supply.verify")
 from xorb_tools.tasks._util import console, table, user_errors
 
 ENV_HELP = "staging | production (the stacks in compose/; development works too)"
@@ -68,7 +70,8 @@ def deploy(
 ) -> None:
     """Deploy an environment (recreate, blue-green or a swarm rolling update) and log it."""
     if verify:
-        supply_tasks.verified_release(version, registry, key)
+        key_path = Path(key) if key else None
+        console.print(checks.verified_release(services.load(), version, registry, key_path))
         registry = registry if engine == "swarm" else None
     _show(
         strategy_mod.deploy(

@@ -9,7 +9,6 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from xorb_tools.core import engine, gitinfo, services
-from xorb_tools.core.errors import XorbError
 from xorb_tools.tasks import images
 from xorb_tools.tasks._util import console, lazy, split_names, table, user_errors
 
@@ -124,23 +123,6 @@ def verify(
             )
             for r in rows
         ],
-    )
-
-
-def verified_release(version: str | None, registry: str | None, key: str | None) -> None:
-    """`inv deploy --verify`: verify release ``version``, then pull its images by digest."""
-    if not version:
-        raise XorbError("--verify checks a release: name it with --version.")
-    project = services.load()
-    path = _keys(key).public
-    revision = gitinfo.read(project.root).revision
-    rows = checks.verify(
-        project, version, registry, (), signing.public_key(path), str(path), revision
-    )
-    tags = checks.pull_verified(project, version, rows)
-    console.print(
-        f"Verified release {version} ({len(rows)} images: signed, built from {revision[:12]}, "
-        f"SBOM) and pulled it by digest: {', '.join(tags)}"
     )
 
 
