@@ -10,7 +10,7 @@ BINFMT=/proc/sys/fs/binfmt_misc
 log() { printf 'install-qemu: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-ready() { [ -f "$BINFMT/qemu-aarch64" ] && grep -q '^enabled' "$BINFMT/qemu-aarch64"; }
+ready() { [ -f "$BINFMT/qemu-aarch64" ] && grep -q "^enabled" "$BINFMT/qemu-aarch64" && command -v arch-test >/dev/null 2>&1; }
 
 if [ "${1:-}" = "--check" ]; then
     ready
@@ -23,12 +23,18 @@ if ready; then
 fi
 [ -f "$BINFMT/register" ] || mount -t binfmt_misc binfmt_misc "$BINFMT" \
     || die "cannot mount binfmt_misc at $BINFMT: this host (or container) does not allow emulation."
-if ! command -v update-binfmts >/dev/null 2>&1 || [ ! -e /usr/libexec/qemu-binfmt/aarch64-binfmt-P ]; then
+if ! command -v update-binfmts >/dev/null 2>&1 || ! command -v arch-test >/dev/null 2>&1 || [ ! -e /usr/libexec/qemu-binfmt/aarch64-binfmt-P ]; then
     # shellcheck disable=SC1091
     . /etc/os-release
     [ "${ID:-}" = debian ] || [ "${ID_LIKE:-}" = debian ] \
         || die "install qemu-user-static and binfmt-support from your distribution (found ${ID:-unknown})."
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static binfmt-support >/dev/null
+    out=$(mktemp)
+    if ! DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 \
+        apt-get install -y -qq qemu-user-static binfmt-support arch-test >"$out" 2>&1; then
+        cat "$out" >&2
+        die "apt-get could not install qemu-user-static, binfmt-support and arch-test."
+    fi
+    rm -f "$out"
 fi
 update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
 ready || die "qemu-aarch64 is installed but not registered in $BINFMT."

@@ -5,7 +5,6 @@ progress counted and shown, local caches swapped in only after success, and one
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import tempfile
@@ -18,7 +17,7 @@ from typing import Any
 
 from python_on_whales.exceptions import DockerException
 
-from xorb_tools.build import context, dockerfile, progress
+from xorb_tools.build import dockerfile, exports, progress
 from xorb_tools.build.planning import (
     DOCKERFILE,
     NATURAL_TARGET,
@@ -59,49 +58,11 @@ def export_race(tail: Sequence[str]) -> bool:
     return "exporting cache to client directory" in text and any(m in text for m in _EXPORT_RACE)
 
 
-def fingerprint(
-    target: dict[str, Any], cache_to: dict[str, str] | None, context_digest: str, base_id: str
-) -> str:
-    """A digest of everything that decides an image's cache: its bake target (arguments,
-    target, platforms), how the cache is written (not where), the build context and the
-    base image's id."""
-    inputs = {
-        "target": {k: v for k, v in target.items() if k not in ("cache-from", "cache-to")},
-        "cache-to": {k: v for k, v in (cache_to or {}).items() if k != "dest"},
-        "context": context_digest,
-        "base": base_id,
-    }
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-
-
-def skip_redundant_exports(build_plan: BuildPlan) -> list[str]:
-    """Drop the local or registry cache export of every image whose cache already holds
-    these inputs.
-
-    Returns the names of the services whose export is skipped.
-    """
-    exporting = [
-        b for b in build_plan.builds if b.cache.mode in ("local", "registry") and b.cache.cache_to
-    ]
-    if not exporting or build_plan.options.no_cache_filter:
-        return []
-    targets = build_plan.bake_definition()["target"]
-    digest = context.digest(build_plan.project.root, DOCKERFILE)
-    base_id = str(engine.client().image.inspect(build_plan.base_image).id)
-    return [
-        b.service.name
-        for b in exporting
-        if b.cache.skip_export(
-            fingerprint(targets[b.service.name], b.cache.cache_to, digest, base_id)
-        )
-    ]
-
-
 def run(build_plan: BuildPlan, *, echo: bool = True, show: str = "auto") -> list[Result]:
     """Build every image of the plan; on failure keep old images and caches, then raise.
 
     A local or registry cache that already holds this build's inputs is not exported
-    again (:func:`skip_redundant_exports`); the other local caches are exported into
+    again (:func:`.exports.skip_redundant`); the other local caches are exported into
     directories primed with the old blobs (:meth:`cache.CachePlan.prepare`). A bake whose
     concurrent local cache exports broke off (:func:`export_race`) is finished target by
     target: the builder has every layer by then, so that costs the exports only.
@@ -109,7 +70,7 @@ def run(build_plan: BuildPlan, *, echo: bool = True, show: str = "auto") -> list
     opts = build_plan.options
     show = show if echo else "quiet"
     results: list[Result] = []
-    skipped = skip_redundant_exports(build_plan)
+    skipped = exports.skip_redundant(build_plan)
     if skipped and echo:
         print(
             f"build: the {build_plan.builds[0].cache.mode} cache of {', '.join(skipped)} "

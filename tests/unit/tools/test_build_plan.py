@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from xorb_tools import build
-from xorb_tools.build import cache, execution, steps
+from xorb_tools.build import cache, execution, exports, steps
 from xorb_tools.core import ca, inputs, services
 from xorb_tools.core.errors import XorbError
 from xorb_tools.deploy import secrets_init
@@ -273,10 +273,10 @@ def test_other_build_failures_are_not_retried(tail: list[str]) -> None:
 def test_the_inputs_fingerprint_ignores_where_the_cache_goes() -> None:
     target = {"target": "production", "args": {"SERVICE": "api"}, "cache-to": ["type=local"]}
     to = {"type": "local", "dest": "/c/api.new-1", "mode": "max", "compression": "zstd"}
-    same = execution.fingerprint(target, to, "ctx", "base")
-    assert execution.fingerprint(target, {**to, "dest": "/c/api.new-2"}, "ctx", "base") == same
+    same = exports.fingerprint(target, to, "ctx", "base")
+    assert exports.fingerprint(target, {**to, "dest": "/c/api.new-2"}, "ctx", "base") == same
     other_args = {**target, "args": {"SERVICE": "worker"}}
-    assert execution.fingerprint(other_args, to, "ctx", "base") != same
-    assert execution.fingerprint(target, {**to, "compression": "gzip"}, "ctx", "base") != same
-    assert execution.fingerprint(target, to, "ctx2", "base") != same
-    assert execution.fingerprint(target, to, "ctx", "base2") != same
+    assert exports.fingerprint(other_args, to, "ctx", "base") != same
+    assert exports.fingerprint(target, {**to, "compression": "gzip"}, "ctx", "base") != same
+    assert exports.fingerprint(target, to, "ctx2", "base") != same
+    assert exports.fingerprint(target, to, "ctx", "base2") != same
