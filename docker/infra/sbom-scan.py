@@ -1,7 +1,8 @@
 """BuildKit SBOM generator protocol (moby/buildkit docs/attestations/sbom-protocol.md):
 scan ``$BUILDKIT_SCAN_SOURCE`` (and every root filesystem under
 ``$BUILDKIT_SCAN_SOURCE_EXTRAS``, when set) with trivy, offline, and write one in-toto
-statement with an SPDX predicate per target to ``$BUILDKIT_SCAN_DESTINATION/<name>.spdx.json``.
+statement with an SPDX predicate per target to
+``$BUILDKIT_SCAN_DESTINATION/trivy-<name>.spdx.json``.
 """
 
 import json
@@ -52,7 +53,11 @@ def main() -> None:
             "subject": [],
             "predicate": scan(target),
         }
-        (out / f"{target.name}.spdx.json").write_text(json.dumps(statement))
+        # Not "<name>.spdx.json", which the protocol suggests: for that file BuildKit before
+        # 0.18 (Docker 26's) adds each file's layer to the SBOM and never releases the
+        # layers it read, so a builder prune can no longer empty the cache
+        # (moby/buildkit#5498). Any name is a valid scan; only that enrichment is lost.
+        (out / f"trivy-{target.name}.spdx.json").write_text(json.dumps(statement))
 
 
 if __name__ == "__main__":
