@@ -42,7 +42,7 @@ engine_ok() {
 }
 
 registry_ok() { command -v docker-registry >/dev/null 2>&1; }
-cosign_ok() { command -v cosign >/dev/null 2>&1 || [ "${ID:-}" != debian ]; }
+cosign_ok() { command -v cosign >/dev/null 2>&1; }
 
 daemon_json_ok() {
     [ -f "$DAEMON_JSON" ] && python3 - "$DAEMON_JSON" <<'PY'
@@ -72,34 +72,37 @@ mirror_uri() {
 apt_updated=0
 apt_update() { [ "$apt_updated" = 1 ] || { apt-get update -qq; apt_updated=1; }; }
 
-# Debian 13 packages: installed from the suite on 13, as trixie .debs on 12.
+# Debian 13 packages: installed from the suite on 13, as trixie .debs elsewhere (Debian 12,
+# or Ubuntu for cosign, which it does not package: GitHub's runners).
 install_trixie() {
-    [ "${ID:-}" = debian ] || die "installing $* is supported on Debian 12 and 13 only (found ${ID:-unknown}); install Docker Engine >= $MIN_ENGINE_MAJOR from your distribution, then run this again."
     export DEBIAN_FRONTEND=noninteractive
-    case "${VERSION_ID:-}" in
-        13*)
-            apt_update
-            apt-get install -y -qq "$@" >/dev/null
-            ;;
-        12*)
-            local tmp mirror
-            tmp=$(mktemp -d)
-            trap 'rm -rf "$tmp"' RETURN
-            mirror=$(mirror_uri)
-            log "Debian 12: fetching $* from trixie on $mirror"
-            mkdir -p "$tmp/lists/partial" "$tmp/debs"
-            echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
-                >"$tmp/trixie.list"
-            apt-get -qq -o Dir::Etc::SourceList="$tmp/trixie.list" -o Dir::Etc::SourceParts=/dev/null \
-                -o Dir::State::Lists="$tmp/lists" update
-            (cd "$tmp/debs" && apt-get -qq -o Dir::Etc::SourceList="$tmp/trixie.list" \
-                -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists="$tmp/lists" \
-                download "$@")
-            apt_update
-            apt-get install -y -qq "$tmp"/debs/*.deb >/dev/null
-            ;;
-        *) die "unsupported Debian version ${VERSION_ID:-unknown}; Debian 12 and 13 are supported." ;;
-    esac
+    if [ "${ID:-}" = debian ] && [ "${VERSION_ID%%.*}" = 13 ]; then
+        apt_update
+        apt-get install -y -qq "$@" >/dev/null
+        return
+    fi
+    local tmp mirror=http://deb.debian.org/debian
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' RETURN
+    [ "${ID:-}" = debian ] && mirror=$(mirror_uri)
+    if [ ! -f /usr/share/keyrings/debian-archive-keyring.gpg ]; then
+        apt_update
+        apt-get install -y -qq debian-archive-keyring >/dev/null
+    fi
+    log "fetching $* from Debian 13 (trixie) on $mirror"
+    mkdir -p "$tmp/lists/partial" "$tmp/debs"
+    chmod -R a+rwx "$tmp"  # apt downloads as the _apt user
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
+        >"$tmp/trixie.list"
+    apt-get -qq -o Dir::Etc::SourceList="$tmp/trixie.list" -o Dir::Etc::SourceParts=/dev/null \
+        -o Dir::State::Lists="$tmp/lists" update
+    (cd "$tmp/debs" && apt-get -qq -o Dir::Etc::SourceList="$tmp/trixie.list" \
+        -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists="$tmp/lists" \
+        download "$@")
+    apt_update
+    # apt's own chatter (debconf, needrestart) goes to a log shown only on failure
+    NEEDRESTART_SUSPEND=1 apt-get install -y -qq "$tmp"/debs/*.deb >"$tmp/apt.log" 2>&1 \
+        || { cat "$tmp/apt.log" >&2; die "apt-get could not install $*."; }
 }
 
 configure_daemon() {
@@ -124,7 +127,11 @@ changed=0
 if engine_ok; then
     log "engine $(engine_major).x with buildx and compose already installed"
 else
-    install_trixie docker.io docker-buildx docker-compose
+    [ "${ID:-}" = debian ] || die "installing the engine is supported on Debian 12 and 13 only (found ${ID:-unknown}); install Docker Engine >= $MIN_ENGINE_MAJOR from your distribution, then run this again."
+    case "${VERSION_ID:-}" in
+        12* | 13*) install_trixie docker.io docker-buildx docker-compose ;;
+        *) die "unsupported Debian version ${VERSION_ID:-unknown}; Debian 12 and 13 are supported." ;;
+    esac
     changed=1
     engine_ok || die "engine installed but dockerd >= $MIN_ENGINE_MAJOR or a plugin is still missing."
 fi
