@@ -166,29 +166,23 @@ def write_marker(cache: Ref, fingerprint: str, digest: str) -> bool:
     Uploads the two-byte empty blob when the repository lacks it, then puts the marker
     manifest. False (and nothing half-written that matters) when the registry refuses.
     """
-    empty = "sha256:" + hashlib.sha256(EMPTY_BLOB).hexdigest()
-    descriptor = {"mediaType": EMPTY_TYPE, "digest": empty, "size": len(EMPTY_BLOB)}
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": MARKER_TYPE,
-        "config": descriptor,
-        "layers": [descriptor],
-        "annotations": {INPUTS_KEY: fingerprint, CACHE_KEY: digest},
-    }
     marker = marker_ref(cache)
     try:
-        if not _has_blob(cache, empty) and not _upload(cache, empty, EMPTY_BLOB):
-            return False
-        status, _, _ = _call(
-            marker.url("manifests", marker.tag),
-            "PUT",
-            json.dumps(manifest).encode(),
-            Content_Type=OCI_MANIFEST,
+        descriptor = {"mediaType": EMPTY_TYPE, **put_blob(marker, EMPTY_BLOB)}
+        put_manifest(
+            marker,
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "artifactType": MARKER_TYPE,
+                "config": descriptor,
+                "layers": [descriptor],
+                "annotations": {INPUTS_KEY: fingerprint, CACHE_KEY: digest},
+            },
         )
-    except (OSError, ValueError):
+    except (OSError, ValueError, XorbError):
         return False
-    return status == 201
+    return True
 
 
 def _has_blob(ref: Ref, digest: str) -> bool:

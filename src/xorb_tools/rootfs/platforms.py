@@ -58,8 +58,8 @@ def require_emulation(platforms: Sequence[str]) -> None:
 def multi_platform(
     platforms: Sequence[str], local_base: str, registry: str, *, mirror: str | None = None
 ) -> str:
-    """The air-gapped base for every platform as one index, ``<registry>/<local_base>``."""
-    require_emulation(platforms)
+    """The air-gapped base for every platform as one index, ``<registry>/<local_base>``
+    (the caller has checked emulation: :func:`require_emulation`)."""
     repository, _, tag = local_base.rpartition(":")
     sources = []
     for platform in platforms:

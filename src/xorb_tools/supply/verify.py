@@ -130,17 +130,37 @@ def pull_verified(project: Project, version: str, rows: Sequence[Checked]) -> li
     return tags
 
 
+def verify_release(
+    project: Project,
+    version: str,
+    registry_host: str | None,
+    names: Sequence[str] = (),
+    *,
+    public_key: Path | None = None,
+    commit: str | None = None,
+    signing_keys: signing.KeyPair | None = None,
+) -> tuple[str, list[Checked]]:
+    """:func:`verify` with the defaults ``inv verify`` and ``deploy --verify`` share: the
+    commit of the release's git tag (else HEAD) unless ``commit``; the public key
+    ``public_key``, else the public half of ``signing_keys`` (what ``inv release`` signed
+    with), else ``secrets/signing/cosign.pub``. (revision, rows)."""
+    revision = commit or gitinfo.release_commit(project.root, version)
+    if signing_keys is not None:
+        key, name = signing.private_key(signing_keys).public_key(), "the signing key"
+    else:
+        path = public_key or signing.default_keys(project.root).public
+        key, name = signing.public_key(path), str(path)
+    return revision, verify(project, version, registry_host, names, key, name, revision)
+
+
 def verified_release(
     project: Project, version: str | None, registry_host: str | None, key_path: Path | None
 ) -> str:
-    """``inv deploy --verify``: verify release ``version`` (against the git tag's commit),
-    then pull its images by the verified digests. One line saying what was verified."""
+    """``inv deploy --verify``: verify release ``version``, then pull its images by the
+    verified digests. One line saying what was verified."""
     if not version:
         raise XorbError("--verify checks a release: name it with --version.")
-    path = key_path or signing.default_keys(project.root).public
-    revision = gitinfo.release_commit(project.root, version)
-    key = signing.public_key(path)
-    rows = verify(project, version, registry_host, (), key, str(path), revision)
+    revision, rows = verify_release(project, version, registry_host, public_key=key_path)
     tags = pull_verified(project, version, rows)
     return (
         f"Verified release {version} ({len(rows)} images: signed, built from {revision[:12]}, "

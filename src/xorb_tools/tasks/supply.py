@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from invoke.context import Context
 from invoke.tasks import task
 
-from xorb_tools.core import engine, gitinfo, services
+from xorb_tools.core import engine, services
 from xorb_tools.tasks import images
 from xorb_tools.tasks._util import console, lazy, split_names, table, user_errors
 
@@ -20,11 +20,6 @@ else:  # loaded when a task runs, not for `inv --list`
     checks = lazy("xorb_tools.supply.verify")
 
 KEY_HELP = "public key to check against (default secrets/signing/cosign.pub)"
-
-
-def _keys(key: str | None) -> signing.KeyPair:
-    pair = signing.default_keys(services.load().root)
-    return signing.KeyPair(pair.private, Path(key)) if key else pair
 
 
 @task(
@@ -40,7 +35,7 @@ def keygen(c: Context, out: str | None = None, force: bool = False) -> None:
     Set XORB_SIGNING_PASSWORD to encrypt the private key. Publish cosign.pub; keep cosign.key
     out of git (it is ignored) and hand it to CI as the XORB_SIGNING_KEY secret.
     """
-    pair = _keys(None)
+    pair = signing.default_keys(services.load().root)
     if out:
         pair = signing.KeyPair(Path(out) / pair.private.name, Path(out) / pair.public.name)
     pair = signing.keygen(pair, force)
@@ -68,7 +63,11 @@ def sign(
     """
     project = services.load()
     rows = checks.sign(
-        project, version or project.version, registry, split_names(service), _keys(None)
+        project,
+        version or project.version,
+        registry,
+        split_names(service),
+        signing.default_keys(project.root),
     )
     table("Signed", ["service", "image", "signature"], [(s, i, d[:19]) for s, i, d in rows])
 
@@ -101,14 +100,15 @@ def verify(
     naming the image, and the exit status is 1.
     """
     project = services.load()
-    version = version or project.version
-    revision = commit or gitinfo.release_commit(project.root, version)
-    if signing_key:  # `inv release`: the public half of the key it signed with
-        public, name = signing.private_key(_keys(None)).public_key(), "the signing key"
-    else:
-        path = _keys(key).public
-        public, name = signing.public_key(path), str(path)
-    rows = checks.verify(project, version, registry, split_names(service), public, name, revision)
+    revision, rows = checks.verify_release(
+        project,
+        version or project.version,
+        registry,
+        split_names(service),
+        public_key=Path(key) if key else None,
+        commit=commit,
+        signing_keys=signing.default_keys(project.root) if signing_key else None,
+    )
     table(
         f"Verified {len(rows)} image(s): signed, built from {revision[:12]}, with an SBOM",
         ["service", "image", "digest", "platforms", "SBOM packages", "attestations"],

@@ -15,13 +15,13 @@ from xorb_tools.deploy.swarm.spec import Adapted, AdaptOptions, Notes, hashed, u
 RESERVATIONS_ENV = "XORB_SWARM_RESERVATIONS"
 """``off`` drops CPU/memory reservations (a small single-node swarm cannot hold them)."""
 JOB_RETRIES = 10
+"""Attempts a one-shot service (a swarm job) gets: its dependencies may still be starting."""
 DRAIN_ENV = "DRAIN_SECONDS"
 DRAIN_SECONDS = 6
 """How long a XORB task keeps serving after SIGTERM (the API reads it; a compose file's
 value wins). Swarm takes a task out of its DNS 2 s before it signals it, and nginx holds the
 addresses it resolved for up to its resolver's ``valid=5s``: without the drain, a request
 could still be sent to a replica that has closed its port or is gone (502/504)."""
-"""Attempts a one-shot service (a swarm job) gets: its dependencies may still be starting."""
 # Service keys `docker stack deploy` accepts and swarm applies, kept as they are.
 # fmt: off
 KEPT = frozenset({
